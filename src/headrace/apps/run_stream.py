@@ -1,0 +1,83 @@
+"""A run's event stream inside this process: appended by the run, read by any number of
+subscribers (the HTTP response, a blocking fold), each from any position.
+
+Every event is serialised once, when pushed; subscribers get `(event, json bytes)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+
+from headrace.apps.events import Envelope, RunEvent
+from headrace.apps.wire import to_wire
+
+
+class RunStream:
+    """Append-only list of a run's events with wake-ups for waiting readers."""
+
+    __slots__ = ("_changed", "_closed", "_items", "envelope")
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self._items: list[tuple[RunEvent, bytes]] = []
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the run has ended (no more events will come)."""
+        return self._closed
+
+    def push(self, event: RunEvent) -> bytes:
+        """Append an event; returns its JSON."""
+        data = orjson.dumps(to_wire(self.envelope, event))
+        self._items.append((event, data))
+        self._wake()
+        return data
+
+    def close(self) -> None:
+        """Mark the end of the run."""
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        changed = self._changed
+        self._changed = asyncio.Event()
+        changed.set()
+
+    @property
+    def size(self) -> int:
+        """How many events were pushed so far."""
+        return len(self._items)
+
+    def since(self, index: int) -> list[tuple[RunEvent, bytes]]:
+        """Events from position `index` on."""
+        return self._items[index:]
+
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set at the next push or close (a fresh event after each)."""
+        return self._changed
+
+    def events(self) -> list[RunEvent]:
+        """Every event so far."""
+        return [event for event, _ in self._items]
+
+    async def follow(self, start: int = 0) -> AsyncIterator[tuple[RunEvent, bytes]]:
+        """Yield events from position `start` until the run ends."""
+        index = start
+        while True:
+            while index < len(self._items):
+                yield self._items[index]
+                index += 1
+            if self._closed:
+                return
+            await self._changed.wait()
+
+    async def wait_closed(self) -> None:
+        """Block until the run ends."""
+        while not self._closed:
+            await self._changed.wait()

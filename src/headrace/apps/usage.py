@@ -1,0 +1,49 @@
+"""Token usage to the contract's `usage` object: unit prices, prices, currency, latency."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from headrace.apps.events import UsageInfo
+from headrace.providers.catalog import ModelPricing
+from headrace.providers.types import TokenUsage
+
+_PRICE_QUANTUM = Decimal("0.0000001")
+
+
+def estimate_tokens(text: str) -> int:
+    """A provider-neutral token estimate (about four characters per token)."""
+    return (len(text) + 3) // 4 if text else 0
+
+
+def price(tokens: int, unit_price: Decimal, unit: Decimal) -> Decimal:
+    """Cost of `tokens` at `unit_price` per `unit` tokens, rounded to 7 decimals."""
+    return (Decimal(tokens) * unit_price * unit).quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def build_usage(
+    tokens: TokenUsage,
+    pricing: ModelPricing,
+    latency: float,
+    time_to_first_token: float | None = None,
+    time_to_generate: float | None = None,
+) -> UsageInfo:
+    """The `usage` object for one model invocation."""
+    prompt_price = price(tokens.prompt_tokens, pricing.input, pricing.unit)
+    completion_price = price(tokens.completion_tokens, pricing.output, pricing.unit)
+    return UsageInfo(
+        prompt_tokens=tokens.prompt_tokens,
+        prompt_unit_price=str(pricing.input),
+        prompt_price_unit=str(pricing.unit),
+        prompt_price=str(prompt_price),
+        completion_tokens=tokens.completion_tokens,
+        completion_unit_price=str(pricing.output),
+        completion_price_unit=str(pricing.unit),
+        completion_price=str(completion_price),
+        total_tokens=tokens.total_tokens,
+        total_price=str(prompt_price + completion_price),
+        currency=pricing.currency,
+        latency=round(latency, 3),
+        time_to_first_token=None if time_to_first_token is None else round(time_to_first_token, 3),
+        time_to_generate=None if time_to_generate is None else round(time_to_generate, 3),
+    )

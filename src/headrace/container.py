@@ -1,0 +1,77 @@
+"""Explicit wiring of one process: database, coordination, providers, shared state.
+
+Built in the ASGI lifespan (or by the CLI); there are no import-time singletons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from headrace.apps.run_stream import RunStream
+from headrace.coord.base import RunRegistry
+from headrace.coord.factory import make_registry
+from headrace.crypto import CredentialCipher
+from headrace.providers.local_llama import LocalLlamaProvider
+from headrace.providers.openai_compat import OpenAICompatProvider
+from headrace.providers.registry import ProviderRegistry
+from headrace.settings import Settings
+from headrace.store.db import Database
+
+
+@dataclass
+class Container:
+    """Everything a request handler or a run needs, owned by one process."""
+
+    settings: Settings
+    db: Database
+    runs: RunRegistry
+    providers: ProviderRegistry
+    cipher: CredentialCipher
+    #: Runs executing in this process, by task id.
+    live: dict[str, RunStream] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, settings: Settings, schema: str | None = None) -> Container:
+        """Wire a container from settings (nothing is connected yet; see `start`)."""
+        providers = ProviderRegistry(
+            [
+                OpenAICompatProvider(timeout=settings.provider_timeout),
+                LocalLlamaProvider(n_ctx=settings.local_model_ctx),
+            ]
+        )
+        return cls(
+            settings=settings,
+            db=Database(settings.effective_database_url, schema=schema),
+            runs=make_registry(settings.redis_url),
+            providers=providers,
+            cipher=CredentialCipher(settings.secret_key),
+        )
+
+    async def start(self, migrate: bool = True) -> None:
+        """Apply migrations and connect the coordination backend."""
+        if migrate:
+            await self.db.migrate()
+        await self.runs.start()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a background task that outlives the request which started it."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for background tasks (runs still streaming) to finish."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Finish background work and release every resource."""
+        await self.drain()
+        await self.runs.aclose()
+        await self.providers.aclose()
+        await self.db.aclose()

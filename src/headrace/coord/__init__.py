@@ -1,0 +1,1 @@
+"""Coordination between workers: run registry, stop commands, event logs, concurrency slots."""

@@ -1,0 +1,77 @@
+"""The coordination port. Two backends implement it: process memory and Redis.
+
+A run is registered under its `task_id` with the end user that owns it; `request_stop` may be
+called from any worker and sets the run's `StopFlag` wherever the run executes. Each run keeps
+an append-only event log of rendered frames (for replay to late readers). Concurrency slots
+count active generations per app (spec §11.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+
+class StopFlag:
+    """Set when a stop was requested for a run; checked by the run between chunks."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Mark the run as stopped."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        """Block until a stop is requested."""
+        await self._event.wait()
+
+
+class RunRegistry(Protocol):
+    """Coordination backend shared by every worker of a deployment."""
+
+    async def start(self) -> None:
+        """Open connections and start listeners."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop listeners and close connections."""
+        ...
+
+    async def register(self, task_id: str, owner: str) -> StopFlag:
+        """Record a new run and its owner; return the flag a stop request will set."""
+        ...
+
+    async def owner(self, task_id: str) -> str | None:
+        """The owner recorded for a run, if the run is known (TTL 30 min)."""
+        ...
+
+    async def request_stop(self, task_id: str) -> None:
+        """Ask the run to stop, wherever it executes (TTL 10 min for not-yet-seen runs)."""
+        ...
+
+    async def finish(self, task_id: str) -> None:
+        """Forget the run's local flag; the event log stays readable until it expires."""
+        ...
+
+    async def append(self, task_id: str, frame: bytes) -> None:
+        """Append one rendered event to the run's log."""
+        ...
+
+    async def read(self, task_id: str, after: int = 0) -> list[tuple[int, bytes]]:
+        """Events of the run's log with a sequence number above `after` (1-based)."""
+        ...
+
+    async def acquire_slot(self, app_id: str, request_id: str, limit: int) -> bool:
+        """Take a concurrency slot for the app; False when `limit` (> 0) slots are taken."""
+        ...
+
+    async def release_slot(self, app_id: str, request_id: str) -> None:
+        """Give a slot back (idempotent)."""
+        ...

@@ -1,0 +1,1 @@
+"""Dify DSL (app export YAML): parsing, normalisation, import and export."""

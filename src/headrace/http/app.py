@@ -1,0 +1,81 @@
+"""The ASGI application: routers, middleware and the error table, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from headrace import __version__
+from headrace.container import Container
+from headrace.http.deps import AppKeyAuth, EndUserCache
+from headrace.http.errors import install_error_handlers
+from headrace.http.middleware import TraceMiddleware
+from headrace.http.service_api import app_info, conversations, files, generate, messages
+from headrace.settings import Settings
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the application; the container is created (or adopted) in the lifespan."""
+    settings = settings or (container.settings if container else Settings())
+    owns_container = container is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal container
+        if container is None:
+            container = Container.build(settings)
+            await container.start()
+        app.state.container = container
+        try:
+            yield
+        finally:
+            if owns_container:
+                await container.aclose()
+
+    app = FastAPI(
+        title="Headrace Service API",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.key_auth = AppKeyAuth()
+    app.state.end_users = EndUserCache()
+    if container is not None:
+        app.state.container = container
+    service = [
+        app_info.router,
+        generate.router,
+        conversations.router,
+        messages.router,
+        files.router,
+    ]
+    for router in service:
+        app.include_router(router, prefix="/v1", tags=["service-api"])
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="Headrace API")
+
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"],
+        allow_headers=[
+            "Content-Type",
+            "X-App-Code",
+            "X-App-Passport",
+            "Authorization",
+            "X-Trace-Id",
+        ],
+        expose_headers=["X-Version", "X-Env", "X-Trace-Id"],
+    )
+    app.add_middleware(TraceMiddleware, env_name=settings.env)
+    return app

@@ -1,0 +1,1 @@
+"""The Service API (`/v1`): one module per resource."""

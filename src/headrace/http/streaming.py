@@ -1,0 +1,82 @@
+"""Renderers of a run: SSE frames (spec §7, §14.1) and the blocking body fold (§6).
+
+These are the only places that know the two response formats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, MessageReplaceEvent
+from headrace.apps.run_stream import RunStream
+from headrace.apps.wire import end_metadata
+
+PING_FRAME = b'event: ping\ndata: {"event": "ping"}\n\n'
+SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+
+async def to_sse(stream: RunStream, ping_interval: float) -> AsyncIterator[bytes]:
+    """A ping first, then every event as a `data:` frame, a ping after each quiet interval."""
+    yield PING_FRAME
+    index = 0
+    while True:
+        batch = stream.since(index)
+        if batch:
+            index += len(batch)
+            yield b"".join(b"data: " + data + b"\n\n" for _, data in batch)
+            continue
+        if stream.closed:
+            return
+        changed = stream.changed
+        try:
+            async with asyncio.timeout(ping_interval):
+                await changed.wait()
+        except TimeoutError:
+            yield PING_FRAME
+
+
+def sse_response(stream: RunStream, ping_interval: float) -> StreamingResponse:
+    """The streaming HTTP response of a run."""
+    return StreamingResponse(to_sse(stream, ping_interval), media_type=SSE_MEDIA_TYPE)
+
+
+def fold_message_body(stream: RunStream) -> tuple[int, dict[str, Any]]:
+    """Fold a finished chat/completion run into its blocking body (or its error body)."""
+    env = stream.envelope
+    answer: list[str] = []
+    metadata: dict[str, Any] = {}
+    for event in stream.events():
+        match event:
+            case MessageEvent():
+                answer.append(event.answer)
+            case MessageReplaceEvent():
+                answer = [event.answer]
+            case MessageEndEvent():
+                metadata = end_metadata(event)
+            case ErrorEvent():
+                return event.status, {
+                    "code": event.code,
+                    "message": event.message,
+                    "status": event.status,
+                }
+    body: dict[str, Any] = {
+        "event": "message",
+        "task_id": env.task_id,
+        "id": env.message_id,
+        "message_id": env.message_id,
+    }
+    if env.conversation_id is not None:
+        body["conversation_id"] = env.conversation_id
+    body.update(mode=env.mode, answer="".join(answer), metadata=metadata, created_at=env.created_at)
+    return 200, body
+
+
+async def blocking_response(stream: RunStream) -> JSONResponse:
+    """Wait for the run and answer with its folded body."""
+    await stream.wait_closed()
+    status, body = fold_message_body(stream)
+    return JSONResponse(body, status_code=status)

@@ -1,0 +1,1 @@
+"""Model providers: adapters that stream completions from LLM back ends."""

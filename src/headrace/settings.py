@@ -1,0 +1,70 @@
+"""Configuration from `HEADRACE_*` environment variables (see the README's table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRET = "headrace-insecure-development-secret"
+
+
+class Settings(BaseSettings):
+    """Every knob of a Headrace process. Defaults give the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
+
+    env: str = Field(
+        "DEVELOPMENT", description="Deployment name; PRODUCTION refuses insecure defaults."
+    )
+    data_dir: Path = Field(Path("./data"), description="Directory for the SQLite file and uploads.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/headrace.db.",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for stop commands, event logs and concurrency slots."
+    )
+    secret_key: str = Field(INSECURE_SECRET, description="Signs file URLs, encrypts credentials.")
+    files_url: str = Field("http://127.0.0.1:5001", description="Public base URL of file links.")
+    host: str = "127.0.0.1"
+    port: int = 5001
+    log_level: str = "INFO"
+    app_max_active_requests: int = Field(
+        0, description="Global cap of concurrent generations per app (0 = none)."
+    )
+    app_default_active_requests: int = Field(
+        0, description="Per-app default cap when the app sets none."
+    )
+    app_max_execution_time: float = Field(1200.0, description="Seconds a generation may run.")
+    provider_timeout: float = Field(60.0, description="Seconds to wait for a model upstream.")
+    upload_file_size_limit_mb: int = 15
+    upload_image_file_size_limit_mb: int = 10
+    upload_video_file_size_limit_mb: int = 100
+    upload_audio_file_size_limit_mb: int = 50
+    upload_file_extension_blacklist: str = Field(
+        "", description="Comma-separated extensions refused on upload."
+    )
+    ping_interval: float = Field(
+        10.0, description="Seconds of stream silence before a keep-alive ping."
+    )
+    local_model_ctx: int = Field(2048, description="Context window for the local llama.cpp model.")
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env.upper() == "PRODUCTION" and self.secret_key == INSECURE_SECRET:
+            raise ValueError("HEADRACE_SECRET_KEY must be set when HEADRACE_ENV=PRODUCTION")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use (the SQLite file under `data_dir` by default)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'headrace.db').as_posix()}"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where uploaded files are kept."""
+        return self.data_dir / "uploads"

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the async database handle, repositories, migrations."""

@@ -1,0 +1,1 @@
+"""Repositories: the only code that writes SQL, one module per aggregate."""

@@ -1,0 +1,21 @@
+"""All tables, one module per aggregate; importing this package registers them on `Base`."""
+
+from headrace.store.tables.apps import ApiToken, App, Workspace
+from headrace.store.tables.base import Base
+from headrace.store.tables.conversations import Conversation, EndUser, Message, MessageFeedback
+from headrace.store.tables.files import MessageFile, UploadFile
+from headrace.store.tables.providers import ProviderCredential
+
+__all__ = [
+    "ApiToken",
+    "App",
+    "Base",
+    "Conversation",
+    "EndUser",
+    "Message",
+    "MessageFeedback",
+    "MessageFile",
+    "ProviderCredential",
+    "UploadFile",
+    "Workspace",
+]
