@@ -113,7 +113,8 @@ class LiveServer:
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client, authenticated with `key` when given."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
 
 
 @pytest.fixture

@@ -155,3 +155,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

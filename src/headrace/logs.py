@@ -27,6 +27,16 @@ def new_trace_id() -> str:
     return uuid.uuid4().hex
 
 
+class TraceIdFilter(logging.Filter):
+    """Stamps each record with the trace id current when it was logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add `record.trace_id`; never drops a record."""
+        if not hasattr(record, "trace_id"):
+            record.trace_id = trace_id_var.get()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, trace_id, exception."""
 
@@ -38,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "trace_id": trace_id_var.get(),
+            "trace_id": getattr(record, "trace_id", None) or trace_id_var.get(),
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
@@ -52,6 +62,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Send every logger's output as JSON lines to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

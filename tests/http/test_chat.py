@@ -82,9 +82,12 @@ async def test_streaming_chat_event_order_and_keys(
 ) -> None:
     handle = await make_app()
     scripted.script(Reply(chunks=["One", " two"], usage=(5, 2)))
-    async with server.client(handle.key) as client, client.stream(
-        "POST", "/v1/chat-messages", json=chat_body(response_mode="streaming")
-    ) as response:
+    async with (
+        server.client(handle.key) as client,
+        client.stream(
+            "POST", "/v1/chat-messages", json=chat_body(response_mode="streaming")
+        ) as response,
+    ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         frames = await read_stream(response)
@@ -351,9 +354,12 @@ async def test_ping_while_idle(
     server.container.settings.ping_interval = 0.2
     handle = await make_app()
     scripted.script(Reply(chunks=["slow"], delay_before_first=0.5))
-    async with server.client(handle.key) as client, client.stream(
-        "POST", "/v1/chat-messages", json=chat_body(response_mode="streaming")
-    ) as response:
+    async with (
+        server.client(handle.key) as client,
+        client.stream(
+            "POST", "/v1/chat-messages", json=chat_body(response_mode="streaming")
+        ) as response,
+    ):
         frames = await read_stream(response)
     sequence = names(frames)
     assert sequence[0] == "ping" and sequence[-2:] == ["message", "message_end"]

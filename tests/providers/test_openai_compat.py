@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 from headrace.providers.base import collect
@@ -338,3 +340,40 @@ async def test_concurrent_streams_share_one_client(
     texts = await asyncio.gather(*(one(i) for i in range(100)))
     assert texts == [f"Echo: n{i}" for i in range(100)]
     assert len(upstream.requests) == 100
+
+
+# The scripted upstream's own contract, relied on by other suites and bench/.
+
+
+async def test_upstream_non_streaming_and_models(upstream: ScriptedUpstream) -> None:
+    upstream.script(Reply(text="whole answer", usage=(2, 2)))
+    async with httpx.AsyncClient(base_url=upstream.base_url) as client:
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": False}
+        answer = (await client.post("/chat/completions", json=body)).json()
+        models = (await client.get("/models")).json()
+    assert answer["choices"][0]["message"]["content"] == "whole answer"
+    assert answer["usage"]["total_tokens"] == 4
+    assert "gpt-4o-mini" in [m["id"] for m in models["data"]]
+
+
+async def test_upstream_sends_usage_only_when_asked(upstream: ScriptedUpstream) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    async with httpx.AsyncClient(base_url=upstream.base_url) as client:
+        plain = (await client.post("/chat/completions", json=body)).text
+        body["stream_options"] = {"include_usage": True}
+        with_usage = (await client.post("/chat/completions", json=body)).text
+    assert '"usage"' not in plain
+    assert '"usage":{"prompt_tokens":1,"completion_tokens":2' in with_usage
+    assert plain.rstrip().endswith("data: [DONE]")
+
+
+async def test_upstream_rate_mode_paces_tokens(
+    provider: OpenAICompatProvider, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(tokens=20, tokens_per_second=100))
+    started = time.perf_counter()
+    result = await collect(provider.stream(_request(), _creds(upstream)))
+    elapsed = time.perf_counter() - started
+    assert result.text == "tok " * 20
+    assert result.usage is not None and result.usage.completion_tokens == 20
+    assert 0.17 <= elapsed < 1.5

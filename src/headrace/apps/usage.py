@@ -21,6 +21,11 @@ def price(tokens: int, unit_price: Decimal, unit: Decimal) -> Decimal:
     return (Decimal(tokens) * unit_price * unit).quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def _text(value: Decimal) -> str:
+    """Plain decimal notation (never exponents such as `0E-7`)."""
+    return f"{value:f}"
+
+
 def build_usage(
     tokens: TokenUsage,
     pricing: ModelPricing,
@@ -33,15 +38,15 @@ def build_usage(
     completion_price = price(tokens.completion_tokens, pricing.output, pricing.unit)
     return UsageInfo(
         prompt_tokens=tokens.prompt_tokens,
-        prompt_unit_price=str(pricing.input),
-        prompt_price_unit=str(pricing.unit),
-        prompt_price=str(prompt_price),
+        prompt_unit_price=_text(pricing.input),
+        prompt_price_unit=_text(pricing.unit),
+        prompt_price=_text(prompt_price),
         completion_tokens=tokens.completion_tokens,
-        completion_unit_price=str(pricing.output),
-        completion_price_unit=str(pricing.unit),
-        completion_price=str(completion_price),
+        completion_unit_price=_text(pricing.output),
+        completion_price_unit=_text(pricing.unit),
+        completion_price=_text(completion_price),
         total_tokens=tokens.total_tokens,
-        total_price=str(prompt_price + completion_price),
+        total_price=_text(prompt_price + completion_price),
         currency=pricing.currency,
         latency=round(latency, 3),
         time_to_first_token=None if time_to_first_token is None else round(time_to_first_token, 3),

@@ -184,7 +184,7 @@ class LocalLlamaProvider:
                 finish: str | None = None
                 # Checked after every sampled token, so an abandoned stream stops promptly.
                 stopper = _llama_cpp().StoppingCriteriaList(
-                    [lambda _ids, _logits: False]
+                    [lambda _ids, _logits: cancelled.is_set()]
                 )
                 parts = llm.create_completion(
                     prompt, stream=True, stopping_criteria=stopper, **self._options(request)
@@ -196,6 +196,8 @@ class LocalLlamaProvider:
                         if choice["text"]:
                             pieces.append(choice["text"])
                             emit(LLMChunk(text=choice["text"]))
+                        if cancelled.is_set():
+                            return
                 finally:
                     parts.close()
                 text = "".join(pieces).encode("utf-8")

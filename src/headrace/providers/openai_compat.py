@@ -240,15 +240,18 @@ class _StreamState:
         choice = choices[0]
         if choice.get("finish_reason"):
             self.finish = choice["finish_reason"]
+        text: str | None
         if self.completion:
-            return choice.get("text")  # type: ignore[no-any-return]
+            text = choice.get("text")
+            return text
         delta = choice.get("delta")
         if not delta:
             return None
         if delta.get("tool_calls"):
             self.tools = self.tools or _ToolCallAssembler()
             self.tools.feed(delta["tool_calls"])
-        return delta.get("content")  # type: ignore[no-any-return]
+        text = delta.get("content")
+        return text
 
     def final(self) -> LLMChunk:
         """The closing chunk: assembled tool calls, usage and finish reason."""
@@ -274,7 +277,6 @@ class OpenAICompatProvider:
         max_connections: int = 2000,
         client_factory: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
-        self._timeout = timeout
         self._factory = client_factory or (lambda: default_client(timeout, max_connections))
         self._client: httpx.AsyncClient | None = None
 
