@@ -110,6 +110,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         port=port or settings.port,
         workers=workers,
         log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=30,
     )
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
-from headrace.apps.generation import MessageService, TurnCommand, owner_key, require_query
+from headrace.apps.generation import MessageService, TurnCommand
+from headrace.apps.pipeline import owner_key, require_query
 from headrace.errors import AppUnavailableError, NotChatAppError
 from headrace.http.deps import (
     app_from_key,

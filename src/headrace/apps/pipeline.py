@@ -1,0 +1,184 @@
+"""The run pipeline every message-producing mode shares: concurrency slots, conversation and
+message rows, persistence of a finished turn, and conversation naming.
+
+Mode runners (easy-UI chat/completion now; chatflow later) decide what to generate; this module
+decides how a turn is opened, recorded and closed, so every mode stores the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from headrace.apps.events import Envelope
+from headrace.apps.message_run import TurnOutcome
+from headrace.apps.models import BoundModel
+from headrace.apps.naming import fallback_title, generate_title
+from headrace.apps.prompt import Turn
+from headrace.container import Container
+from headrace.errors import (
+    ConversationCompletedError,
+    ConversationNotExistsError,
+    InvalidParamError,
+    TooManyRequestsError,
+)
+from headrace.store.repos.conversations import ConversationRepo, MessageRepo
+from headrace.store.repos.files import FileRepo
+from headrace.store.tables import App, Conversation, EndUser
+from headrace.store.tables.base import new_id
+
+ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def concurrency_limit(app: App, default: int, maximum: int) -> int:
+    """The app's active-request cap (spec §11.1); 0 means unlimited."""
+    per_app = app.max_active_requests if app.max_active_requests else default
+    positive = [v for v in (per_app, maximum) if v and v > 0]
+    return min(positive) if positive else 0
+
+
+def owner_key(end_user_id: str) -> str:
+    """The owner recorded for a run started by an end user."""
+    return f"end-user-{end_user_id}"
+
+
+def require_query(query: str | None) -> str:
+    """Chat turns need a non-empty query (NUL characters stripped)."""
+    cleaned = (query or "").replace("\x00", "")
+    if not cleaned:
+        raise InvalidParamError("query is required")
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTurn:
+    """A turn whose rows exist: its envelope, the conversation's earlier turns, its inputs."""
+
+    envelope: Envelope
+    history: list[Turn]
+    inputs: dict[str, Any]
+    new_conversation: bool
+
+
+class MessagePipeline:
+    """Opens, records and closes turns of one app for one end user."""
+
+    def __init__(self, container: Container, app: App, end_user: EndUser) -> None:
+        self.c = container
+        self.app = app
+        self.end_user = end_user
+
+    async def existing_conversation(self, conversation_id: str | None) -> Conversation | None:
+        """The conversation to continue, checked for visibility and status."""
+        if not conversation_id or self.app.mode == "completion":
+            return None
+        async with self.c.db.session() as session:
+            row = await ConversationRepo(session).get_visible(
+                self.app.id, self.end_user.id, conversation_id
+            )
+        if row is None:
+            raise ConversationNotExistsError()
+        if row.status != "normal":
+            raise ConversationCompletedError()
+        return row
+
+    async def acquire_slot(self) -> str:
+        """Take a concurrency slot; returns the request id that holds it."""
+        settings = self.c.settings
+        limit = concurrency_limit(
+            self.app, settings.app_default_active_requests, settings.app_max_active_requests
+        )
+        request_id = new_id()
+        if not await self.c.runs.acquire_slot(self.app.id, request_id, limit):
+            raise TooManyRequestsError(
+                "Too many requests. Please try again later. The current maximum concurrent "
+                f"requests allowed for {self.app.id} is {limit}."
+            )
+        return request_id
+
+    async def release_slot(self, request_id: str) -> None:
+        """Give the slot back."""
+        await self.c.runs.release_slot(self.app.id, request_id)
+
+    async def open_turn(
+        self,
+        conversation: Conversation | None,
+        query: str,
+        inputs: dict[str, Any],
+        files: list[dict[str, Any]],
+        model_ref: tuple[str, str],
+        introduction: str | None,
+    ) -> OpenedTurn:
+        """Create the conversation (if new) and the message row of this turn."""
+        app = self.app
+        chat = app.mode != "completion"
+        history: list[Turn] = []
+        new_conversation = False
+        async with self.c.db.session() as session:
+            conversations, messages = ConversationRepo(session), MessageRepo(session)
+            if chat and conversation is None:
+                new_conversation = True
+                conversation = await conversations.create(
+                    app_id=app.id,
+                    end_user_id=self.end_user.id,
+                    mode=app.mode,
+                    inputs=inputs,
+                    introduction=introduction or "",
+                )
+            elif conversation is not None:
+                inputs = dict(conversation.inputs)
+                history = [Turn(m.query, m.answer) for m in await messages.history(conversation.id)]
+            message = await messages.create(
+                app_id=app.id,
+                conversation_id=conversation.id if conversation else None,
+                end_user_id=self.end_user.id,
+                mode=app.mode,
+                task_id=new_id(),
+                parent_message_id=ROOT_PARENT_ID if chat else None,
+                inputs=inputs,
+                query=query,
+                files=files,
+                model_provider=model_ref[0],
+                model_id=model_ref[1],
+            )
+            if files:
+                await FileRepo(session).link(message.id, files)
+        envelope = Envelope(
+            mode=app.mode,
+            task_id=message.task_id,
+            message_id=message.id,
+            conversation_id=conversation.id if conversation else None,
+            created_at=int(message.created_at.timestamp()),
+        )
+        return OpenedTurn(envelope, history, inputs, new_conversation)
+
+    async def record(self, env: Envelope, outcome: TurnOutcome) -> None:
+        """Store the outcome of a turn on its message and count it on the conversation."""
+        usage = outcome.usage
+        async with self.c.db.session() as session:
+            await MessageRepo(session).finish(
+                env.message_id,
+                answer=outcome.answer,
+                status=outcome.status,
+                error=outcome.error,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                prompt_unit_price=usage.prompt_unit_price,
+                completion_unit_price=usage.completion_unit_price,
+                price_unit=usage.prompt_price_unit,
+                total_price=usage.total_price,
+                currency=usage.currency,
+                latency=usage.latency,
+            )
+            if env.conversation_id:
+                await ConversationRepo(session).record_turn(env.conversation_id)
+
+    async def name_conversation(
+        self, conversation_id: str, query: str, model: BoundModel | None, model_name: str
+    ) -> None:
+        """Name a new conversation: by the model when given one, else from the query."""
+        name = fallback_title(query)
+        if model is not None:
+            name = await generate_title(model, model_name, query)
+        async with self.c.db.session() as session:
+            await ConversationRepo(session).set_name_if_unnamed(conversation_id, name)
