@@ -8,9 +8,9 @@ from headrace.apps.app_config import parse_app_config
 from headrace.apps.naming import clean_title, fallback_title
 from headrace.apps.prompt import Turn, build_prompt, history_window
 from headrace.apps.suggested import parse_questions
-from headrace.apps.usage import build_usage
 from headrace.providers.catalog import ModelPricing
 from headrace.providers.types import ImagePart, TokenUsage
+from headrace.providers.usage import build_usage
 
 MODEL = {"provider": "openai", "name": "m", "mode": "chat"}
 

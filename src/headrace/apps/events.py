@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from headrace.providers.usage import UsageInfo
+
 ChatFamilyMode = Literal["chat", "agent-chat", "advanced-chat"]
 AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
 
@@ -24,26 +26,6 @@ class Envelope:
     conversation_id: str | None = None
     created_at: int = 0
     workflow_run_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UsageInfo:
-    """The contract's `usage` object; prices are decimal strings."""
-
-    prompt_tokens: int = 0
-    prompt_unit_price: str = "0.0"
-    prompt_price_unit: str = "0.0"
-    prompt_price: str = "0.0"
-    completion_tokens: int = 0
-    completion_unit_price: str = "0.0"
-    completion_price_unit: str = "0.0"
-    completion_price: str = "0.0"
-    total_tokens: int = 0
-    total_price: str = "0.0"
-    currency: str = "USD"
-    latency: float = 0.0
-    time_to_first_token: float | None = None
-    time_to_generate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

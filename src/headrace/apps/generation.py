@@ -107,11 +107,15 @@ class MessageService:
                 deadline=self.c.settings.app_max_execution_time,
             )
         finally:
-            stream.close()
-            self.c.live.pop(env.task_id, None)
-            await self.c.runs.finish(env.task_id)
-            await launch.pipeline.release_slot(launch.slot)
-            await launch.pipeline.record(env, outcome)
+            try:
+                await launch.pipeline.record(env, outcome)
+            finally:
+                if outcome.terminal is not None:
+                    await self.c.runs.append(env.task_id, stream.push(outcome.terminal))
+                stream.close()
+                self.c.live.pop(env.task_id, None)
+                await self.c.runs.finish(env.task_id)
+                await launch.pipeline.release_slot(launch.slot)
         if launch.turn.new_conversation and env.conversation_id:
             generate = launch.cmd.auto_generate_name and outcome.status == "normal"
             await launch.pipeline.name_conversation(

@@ -10,14 +10,14 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, UsageInfo
+from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, RunEvent
 from headrace.apps.models import BoundModel
 from headrace.apps.run_stream import RunStream
-from headrace.apps.usage import build_usage, estimate_tokens
 from headrace.coord.base import RunRegistry, StopFlag
 from headrace.errors import DomainError, InternalServerError
 from headrace.providers.catalog import ModelPricing
 from headrace.providers.types import LLMRequest, TokenUsage
+from headrace.providers.usage import UsageInfo, build_usage, estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class TurnOutcome:
     status: str = "normal"
     error: str | None = None
     stopped: bool = False
+    #: The event that ends the stream; pushed by the caller after the turn is persisted.
+    terminal: RunEvent | None = None
 
 
 @dataclass(slots=True)
@@ -68,7 +70,8 @@ async def run_turn(
     stop: StopFlag,
     deadline: float,
 ) -> TurnOutcome:
-    """Stream one completion into `stream`; end it with `message_end` or `error`."""
+    """Stream one completion into `stream`; the outcome carries the terminal event
+    (`message_end` or `error`) for the caller to push once the turn is stored."""
     started = time.perf_counter()
     progress = _Progress()
     pump = asyncio.create_task(_pump(model, request, stream, runs, progress))
@@ -90,10 +93,7 @@ async def run_turn(
         outcome.answer = "".join(progress.parts)
         outcome.status = "error"
         outcome.error = error.message
-        await runs.append(
-            stream.envelope.task_id,
-            stream.push(ErrorEvent(error.code, error.status, error.message)),
-        )
+        outcome.terminal = ErrorEvent(error.code, error.status, error.message)
         return outcome
     outcome.answer = "".join(progress.parts)
     tokens = progress.usage or TokenUsage(
@@ -109,5 +109,5 @@ async def run_turn(
         time_to_first_token=None if first is None else first - started,
         time_to_generate=None if first is None else finished - first,
     )
-    await runs.append(stream.envelope.task_id, stream.push(MessageEndEvent(usage=outcome.usage)))
+    outcome.terminal = MessageEndEvent(usage=outcome.usage)
     return outcome

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from headrace.apps.app_config import AppConfig
-from headrace.apps.usage import estimate_tokens
 from headrace.providers.types import ImagePart, PromptMessage, Role
+from headrace.providers.usage import estimate_tokens
 
 _VARIABLE = re.compile(r"\{\{([a-zA-Z_][a-zA-Z0-9_]{0,29})\}\}")
 HISTORY_TOKEN_BUDGET = 2000

@@ -16,8 +16,8 @@ from headrace.apps.events import (
     MessageFileEvent,
     MessageReplaceEvent,
     RunEvent,
-    UsageInfo,
 )
+from headrace.providers.usage import UsageInfo
 
 CHAT_FAMILY = frozenset({"chat", "agent-chat", "advanced-chat", "agent"})
 

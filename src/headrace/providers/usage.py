@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from headrace.apps.events import UsageInfo
 from headrace.providers.catalog import ModelPricing
 from headrace.providers.types import TokenUsage
 
 _PRICE_QUANTUM = Decimal("0.0000001")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageInfo:
+    """The contract's `usage` object; prices are decimal strings."""
+
+    prompt_tokens: int = 0
+    prompt_unit_price: str = "0.0"
+    prompt_price_unit: str = "0.0"
+    prompt_price: str = "0.0"
+    completion_tokens: int = 0
+    completion_unit_price: str = "0.0"
+    completion_price_unit: str = "0.0"
+    completion_price: str = "0.0"
+    total_tokens: int = 0
+    total_price: str = "0.0"
+    currency: str = "USD"
+    latency: float = 0.0
+    time_to_first_token: float | None = None
+    time_to_generate: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The object in the contract's key order."""
+        return asdict(self)
 
 
 def estimate_tokens(text: str) -> int:
