@@ -165,12 +165,16 @@ CHAT_DSL: dict[str, Any] = {
             }
         ],
         "file_upload": {
+            "enabled": True,
+            "allowed_file_types": ["image"],
+            "allowed_file_upload_methods": ["remote_url", "local_file"],
+            "number_limits": 2,
             "image": {
                 "enabled": True,
                 "number_limits": 2,
                 "detail": "low",
                 "transfer_methods": ["remote_url", "local_file"],
-            }
+            },
         },
     },
 }
@@ -214,7 +218,7 @@ def make_app(container: Container, scripted: ScriptedUpstream) -> Any:
                 "openai",
                 {"api_key": "sk-test", "base_url": scripted.base_url},
             )
-        app = await import_app(container.db, yaml.safe_dump(dsl or CHAT_DSL))
+        app = await import_app(container.db, yaml.safe_dump(dsl or CHAT_DSL), container.cipher)
         return AppHandle(app.id, await new_app_key(container.db, app.id))
 
     return make

@@ -18,10 +18,12 @@ import orjson
 from headrace.admin import (
     AdminError,
     configure_provider,
+    export_app,
     import_app,
     import_app_file,
     list_apps,
     new_app_key,
+    publish_app,
 )
 from headrace.container import Container
 from headrace.settings import Settings
@@ -46,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     configure.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
     app = sub.add_parser("app", help="apps").add_subparsers(dest="action", required=True)
     app.add_parser("import", help="import a Dify DSL file").add_argument("file", type=Path)
+    export = app.add_parser("export", help="write an app's DSL to stdout")
+    export.add_argument("app_id")
+    export.add_argument("--include-secrets", action="store_true", help="export secret values")
+    app.add_parser("publish", help="publish a workflow app's draft").add_argument("app_id")
     app.add_parser("key", help="mint an app- API key").add_argument("app_id")
     app.add_parser("list", help="list apps")
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
@@ -137,8 +143,23 @@ def run(argv: Sequence[str] | None = None) -> int:
             )
             print(f"configured {canonical}")
         elif args.command == "app" and args.action == "import":
-            app = asyncio.run(_with_container(settings, lambda c: import_app_file(c.db, args.file)))
+            app = asyncio.run(
+                _with_container(settings, lambda c: import_app_file(c.db, args.file, c.cipher))
+            )
             print(orjson.dumps({"app_id": app.id, "mode": app.mode}).decode())
+        elif args.command == "app" and args.action == "export":
+            text = asyncio.run(
+                _with_container(
+                    settings,
+                    lambda c: export_app(c.db, c.cipher, args.app_id, args.include_secrets),
+                )
+            )
+            sys.stdout.write(text)
+        elif args.command == "app" and args.action == "publish":
+            version = asyncio.run(
+                _with_container(settings, lambda c: publish_app(c.db, args.app_id))
+            )
+            print(orjson.dumps({"app_id": args.app_id, "workflow_id": version}).decode())
         elif args.command == "app" and args.action == "key":
             print(asyncio.run(_with_container(settings, lambda c: new_app_key(c.db, args.app_id))))
         elif args.command == "app" and args.action == "list":

@@ -19,6 +19,8 @@ from headrace.providers.openai_compat import OpenAICompatProvider
 from headrace.providers.registry import ProviderRegistry
 from headrace.settings import Settings
 from headrace.store.db import Database
+from headrace.workflow.nodes.builtin import builtin_registry
+from headrace.workflow.nodes.registry import NodeRegistry
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Container:
     runs: RunRegistry
     providers: ProviderRegistry
     cipher: CredentialCipher
+    nodes: NodeRegistry
     #: Runs executing in this process, by task id.
     live: dict[str, RunStream] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -49,6 +52,7 @@ class Container:
             runs=make_registry(settings.redis_url),
             providers=providers,
             cipher=CredentialCipher(settings.secret_key),
+            nodes=builtin_registry(),
         )
 
     async def start(self, migrate: bool = True) -> None:

@@ -241,3 +241,27 @@ class FilenameNotExistsError(DomainError):
     code = "filename_not_exists_error"
     status = 400
     default_message = "The specified filename does not exist."
+
+
+class WorkflowNotFoundError(DomainError):
+    """Unknown workflow version id (spec §14.1: the seed's code wins)."""
+
+    code = "workflow_not_found"
+    status = 400
+    default_message = "Workflow not found."
+
+
+class DraftWorkflowError(DomainError):
+    """A draft version was named where a published one is needed."""
+
+    code = "draft_workflow_error"
+    status = 400
+    default_message = "Cannot use draft workflow version."
+
+
+class WorkflowIdFormatError(DomainError):
+    """A workflow id that is not a UUID."""
+
+    code = "workflow_id_format_error"
+    status = 400
+    default_message = "Invalid workflow_id format."

@@ -50,6 +50,20 @@ class Settings(BaseSettings):
         10.0, description="Seconds of stream silence before a keep-alive ping."
     )
     local_model_ctx: int = Field(2048, description="Context window for the local llama.cpp model.")
+    workflow_max_steps: int = Field(500, description="Node steps a workflow run may take.")
+    workflow_max_execution_time: float = Field(
+        1200.0, description="Seconds a workflow run may take."
+    )
+    workflow_call_depth: int = Field(5, description="Nesting depth of workflows calling workflows.")
+    http_request_allow_private: bool = Field(
+        False, description="Let http-request nodes reach private and loopback addresses."
+    )
+    http_request_allowed_hosts: str = Field(
+        "", description="Comma-separated hosts/CIDRs http-request nodes may reach even if private."
+    )
+    code_cpu_seconds: int = Field(10, description="CPU seconds a code node may use.")
+    code_wall_seconds: int = Field(15, description="Wall-clock seconds a code node may take.")
+    code_memory_mb: int = Field(256, description="Memory a code node may use.")
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -171,7 +171,7 @@ async def test_bad_file_mappings(server: LiveServer, make_app: Any) -> None:
                 {"type": "image", "transfer_method": "remote_url", "url": f"https://x/{i}.png"}
                 for i in range(3)
             ],
-            "Number of image files exceeds the maximum limit 2",
+            "Number of files exceeds the maximum limit 2",
         ),
     ]
     async with server.client(handle.key) as client:

@@ -376,4 +376,4 @@ async def test_upstream_rate_mode_paces_tokens(
     elapsed = time.perf_counter() - started
     assert result.text == "tok " * 20
     assert result.usage is not None and result.usage.completion_tokens == 20
-    assert 0.17 <= elapsed < 1.5
+    assert elapsed >= 0.17  # paced by the upstream, not sent at once

@@ -1,5 +1,7 @@
 """THE run event union: every event a run can yield, with Dify's wire names.
 
+Workflow events (`GraphEvent`, `TextChunkEvent`) come from the engine with their `data` ready.
+
 Events carry only their own payload; what is constant for a run (task id, message id,
 conversation id, creation time, mode) lives in the `Envelope`. `apps/wire.py` renders an
 event plus its envelope into the contract's JSON object.
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from headrace.providers.usage import UsageInfo
+from headrace.workflow.events import GraphEvent, TextChunkEvent
 
 ChatFamilyMode = Literal["chat", "agent-chat", "advanced-chat"]
 AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
@@ -78,6 +81,14 @@ class ErrorEvent:
     event: Literal["error"] = "error"
 
 
-RunEvent = MessageEvent | MessageFileEvent | MessageReplaceEvent | MessageEndEvent | ErrorEvent
+RunEvent = (
+    MessageEvent
+    | MessageFileEvent
+    | MessageReplaceEvent
+    | MessageEndEvent
+    | ErrorEvent
+    | GraphEvent
+    | TextChunkEvent
+)
 
 TERMINAL_EVENTS = frozenset({"message_end", "error", "workflow_finished"})

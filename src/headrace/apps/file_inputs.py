@@ -5,18 +5,17 @@ vision inputs (remote URLs as given, uploads as data URLs).
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.apps.app_config import AppConfig
+from headrace.apps.file_objects import resolve_upload
 from headrace.errors import InvalidParamError
 from headrace.providers.types import ImagePart
 from headrace.store.blobs import LocalBlobStore
-from headrace.store.repos.files import FileRepo
-from headrace.store.tables import App, EndUser, UploadFile
+from headrace.store.tables import App, EndUser
 
 if TYPE_CHECKING:
     from headrace.container import Container
@@ -93,7 +92,7 @@ async def resolve_files(
             if declared == "image":
                 images.append(ImagePart(str(url), _detail(detail)))
         elif method == "local_file":
-            upload = await _upload(session, app, mapping.get("upload_file_id"))
+            upload = await resolve_upload(session, app, mapping.get("upload_file_id"))
             if declared != "custom" and family_of(upload.extension) != declared:
                 raise InvalidParamError(
                     "Detected file type does not match the specified type. Please verify the file."
@@ -111,16 +110,3 @@ async def resolve_files(
 
 def _detail(value: str) -> Any:
     return value if value in ("low", "high", "auto") else "high"
-
-
-async def _upload(session: AsyncSession, app: App, raw_id: Any) -> UploadFile:
-    if not raw_id:
-        raise InvalidParamError("Invalid upload file id")
-    try:
-        uuid.UUID(str(raw_id))
-    except ValueError:
-        raise InvalidParamError("Invalid upload file id format") from None
-    upload = await FileRepo(session).upload(str(raw_id))
-    if upload is None or upload.workspace_id != app.workspace_id:
-        raise InvalidParamError("Invalid upload file")
-    return upload

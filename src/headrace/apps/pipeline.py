@@ -25,7 +25,7 @@ from headrace.errors import (
 from headrace.store.repos.conversations import ConversationRepo, MessageRepo
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App, Conversation, EndUser
-from headrace.store.tables.base import new_id
+from headrace.store.tables.base import new_id, to_unix
 
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -148,7 +148,7 @@ class MessagePipeline:
             task_id=message.task_id,
             message_id=message.id,
             conversation_id=conversation.id if conversation else None,
-            created_at=int(message.created_at.timestamp()),
+            created_at=to_unix(message.created_at),
         )
         return OpenedTurn(envelope, history, inputs, new_conversation)
 

@@ -18,6 +18,7 @@ from headrace.apps.events import (
     RunEvent,
 )
 from headrace.providers.usage import UsageInfo
+from headrace.workflow.events import GraphEvent, TextChunkEvent
 
 CHAT_FAMILY = frozenset({"chat", "agent-chat", "advanced-chat", "agent"})
 
@@ -60,6 +61,13 @@ def to_wire(env: Envelope, ev: RunEvent) -> dict[str, Any]:
             body["url"] = ev.url
         case MessageReplaceEvent():
             body.update(task_id=env.task_id, answer=ev.answer, reason=ev.reason)
+        case GraphEvent():
+            body["task_id"] = env.task_id
+            body["workflow_run_id"] = env.workflow_run_id
+            body["data"] = ev.data
+        case TextChunkEvent():
+            body["task_id"] = env.task_id
+            body["data"] = {"text": ev.text, "from_variable_selector": ev.from_variable_selector}
         case ErrorEvent():
             # Dify omits task_id here; we add it so every stream event carries one.
             body.update(task_id=env.task_id, code=ev.code, status=ev.status, message=ev.message)

@@ -15,7 +15,14 @@ from headrace.container import Container
 from headrace.http.deps import AppKeyAuth, EndUserCache
 from headrace.http.errors import install_error_handlers
 from headrace.http.middleware import TraceMiddleware
-from headrace.http.service_api import app_info, conversations, files, generate, messages
+from headrace.http.service_api import (
+    app_info,
+    conversations,
+    files,
+    generate,
+    messages,
+    workflows,
+)
 from headrace.settings import Settings
 
 
@@ -55,6 +62,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         conversations.router,
         messages.router,
         files.router,
+        workflows.router,
     ]
     for router in service:
         app.include_router(router, prefix="/v1", tags=["service-api"])

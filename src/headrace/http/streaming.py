@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, MessageReplaceEvent
 from headrace.apps.run_stream import RunStream
 from headrace.apps.wire import end_metadata
+from headrace.workflow.events import GraphEvent
 
 PING_FRAME = b'event: ping\ndata: {"event": "ping"}\n\n'
 SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
@@ -79,4 +80,49 @@ async def blocking_response(stream: RunStream) -> JSONResponse:
     """Wait for the run and answer with its folded body."""
     await stream.wait_closed()
     status, body = fold_message_body(stream)
+    return JSONResponse(body, status_code=status)
+
+
+WORKFLOW_BODY_KEYS = (
+    "id",
+    "workflow_id",
+    "status",
+    "outputs",
+    "error",
+    "elapsed_time",
+    "total_tokens",
+    "total_steps",
+    "created_at",
+    "finished_at",
+)
+
+
+def fold_workflow_body(stream: RunStream) -> tuple[int, dict[str, Any]]:
+    """Fold a finished workflow run into its blocking body (spec §6.4)."""
+    env = stream.envelope
+    for event in reversed(stream.events()):
+        if isinstance(event, GraphEvent) and event.event == "workflow_finished":
+            data = {key: event.data.get(key) for key in WORKFLOW_BODY_KEYS}
+            return 200, {
+                "task_id": env.task_id,
+                "workflow_run_id": env.workflow_run_id,
+                "data": data,
+            }
+        if isinstance(event, ErrorEvent):
+            return event.status, {
+                "code": event.code,
+                "message": event.message,
+                "status": event.status,
+            }
+    return 500, {
+        "code": "internal_server_error",
+        "message": "The run ended without a result.",
+        "status": 500,
+    }
+
+
+async def blocking_workflow_response(stream: RunStream) -> JSONResponse:
+    """Wait for a workflow run and answer with its folded body."""
+    await stream.wait_closed()
+    status, body = fold_workflow_body(stream)
     return JSONResponse(body, status_code=status)

@@ -28,6 +28,7 @@ from headrace.http.deps import (
 )
 from headrace.store.repos.conversations import ConversationRepo, MessageRepo
 from headrace.store.tables import App, Conversation
+from headrace.store.tables.base import to_unix
 
 router = APIRouter()
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
@@ -42,8 +43,8 @@ def conversation_body(row: Conversation) -> dict[str, Any]:
         "inputs": row.inputs,
         "status": row.status,
         "introduction": row.introduction,
-        "created_at": int(row.created_at.timestamp()),
-        "updated_at": int(row.updated_at.timestamp()),
+        "created_at": to_unix(row.created_at),
+        "updated_at": to_unix(row.updated_at),
     }
 
 

@@ -22,6 +22,7 @@ from headrace.http.deps import app_from_key, container_of, end_user_for, user_ar
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
+from headrace.store.tables.base import to_unix
 
 router = APIRouter()
 CHUNK = 1 << 16
@@ -82,7 +83,7 @@ async def upload_file(request: Request, app: Annotated[App, Depends(app_from_key
         "extension": row.extension,
         "mime_type": row.mime_type,
         "created_by": end_user.id,
-        "created_at": int(row.created_at.timestamp()),
+        "created_at": to_unix(row.created_at),
         "preview_url": None,
         "source_url": sign_file_url(settings.files_url, row.id, settings.secret_key),
         "original_url": None,

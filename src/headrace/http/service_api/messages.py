@@ -32,6 +32,7 @@ from headrace.store.repos.conversations import ConversationRepo, MessageRepo
 from headrace.store.repos.feedbacks import FeedbackRepo
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App, Message, MessageFeedback, MessageFile
+from headrace.store.tables.base import to_unix
 
 router = APIRouter()
 
@@ -48,7 +49,7 @@ def _message_body(
         "answer": row.answer,
         "feedback": {"rating": feedback.rating} if feedback else None,
         "retriever_resources": [],
-        "created_at": int(row.created_at.timestamp()),
+        "created_at": to_unix(row.created_at),
         "agent_thoughts": [],
         "message_files": [
             {

@@ -5,6 +5,12 @@ from headrace.store.tables.base import Base
 from headrace.store.tables.conversations import Conversation, EndUser, Message, MessageFeedback
 from headrace.store.tables.files import MessageFile, UploadFile
 from headrace.store.tables.providers import ProviderCredential
+from headrace.store.tables.workflows import (
+    Workflow,
+    WorkflowAppLog,
+    WorkflowNodeExecution,
+    WorkflowRun,
+)
 
 __all__ = [
     "ApiToken",
@@ -17,5 +23,9 @@ __all__ = [
     "MessageFile",
     "ProviderCredential",
     "UploadFile",
+    "Workflow",
+    "WorkflowAppLog",
+    "WorkflowNodeExecution",
+    "WorkflowRun",
     "Workspace",
 ]

@@ -27,6 +27,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def to_unix(value: datetime) -> int:
+    """Unix seconds of a stored (naive UTC) timestamp."""
+    return int(value.replace(tzinfo=UTC).timestamp())
+
+
+def from_unix(seconds: float) -> datetime:
+    """The stored (naive UTC) form of Unix seconds."""
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
 class Base(DeclarativeBase):
     """Base of every table."""
 

@@ -1,0 +1,75 @@
+"""The ports a graph run gets: the workspace's models, file bytes, limits, node settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from headrace.apps.models import BoundModel, ModelGateway
+from headrace.container import Container
+from headrace.store.blobs import LocalBlobStore
+from headrace.store.repos.files import FileRepo
+from headrace.store.tables import App
+from headrace.workflow.services import EngineLimits, Services
+
+
+class WorkspaceModels:
+    """Model access for one workspace, binding each provider once per run."""
+
+    def __init__(self, gateway: ModelGateway, workspace_id: str) -> None:
+        self.gateway = gateway
+        self.workspace_id = workspace_id
+        self._bound: dict[str, BoundModel] = {}
+
+    async def bind(self, provider_id: str) -> BoundModel:
+        """The bound model of a provider."""
+        bound = self._bound.get(provider_id)
+        if bound is None:
+            bound = await self.gateway.bind(self.workspace_id, provider_id)
+            self._bound[provider_id] = bound
+        return bound
+
+
+class WorkspaceFiles:
+    """Reads uploads of one workspace (remote files are fetched by the nodes' HTTP client)."""
+
+    def __init__(self, container: Container, workspace_id: str) -> None:
+        self.container = container
+        self.workspace_id = workspace_id
+
+    async def read(self, file: Mapping[str, Any]) -> bytes:
+        """The bytes of an uploaded file."""
+        related = file.get("related_id") or file.get("id")
+        if not related:
+            raise FileNotFoundError("the file has no stored content")
+        async with self.container.db.session() as session:
+            upload = await FileRepo(session).upload(str(related))
+        if upload is None or upload.workspace_id != self.workspace_id:
+            raise FileNotFoundError(f"file {related} not found")
+        return await LocalBlobStore(self.container.settings.upload_dir).get(upload.storage_key)
+
+
+def run_services(container: Container, app: App, secrets: frozenset[str]) -> Services:
+    """Services for one run of `app`."""
+    settings = container.settings
+    gateway = ModelGateway(container.db, container.providers, container.cipher)
+    return Services(
+        models=WorkspaceModels(gateway, app.workspace_id),
+        files=WorkspaceFiles(container, app.workspace_id),
+        limits=EngineLimits(
+            max_steps=settings.workflow_max_steps,
+            max_execution_time=settings.workflow_max_execution_time,
+            max_call_depth=settings.workflow_call_depth,
+        ),
+        settings={
+            "http_allow_private": settings.http_request_allow_private,
+            "http_allowed_hosts": frozenset(
+                h.strip() for h in settings.http_request_allowed_hosts.split(",") if h.strip()
+            ),
+            "code_cpu_seconds": settings.code_cpu_seconds,
+            "code_wall_seconds": settings.code_wall_seconds,
+            "code_memory_mb": settings.code_memory_mb,
+        },
+        secrets=secrets,
+        registry=container.nodes,
+    )

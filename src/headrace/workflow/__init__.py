@@ -1,0 +1,1 @@
+"""Graph workflow engine: imports no HTTP server, no SQL, no Redis."""

@@ -1,0 +1,1 @@
+"""DSL normalisation, validation, export and corpus conformance tests."""
