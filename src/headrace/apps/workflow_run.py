@@ -167,7 +167,7 @@ class WorkflowService:
             )
         )
         executions: list[dict[str, Any]] = []
-        services = run_services(self.c, plan.app, plan.secrets)
+        services = run_services(self.c, plan.app, plan.end_user.id, plan.secrets)
         ctx = RunContext(
             pool=plan.pool,
             services=services,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
+from headrace.apps.file_inputs import family_of
+from headrace.apps.file_objects import file_object
 from headrace.apps.models import BoundModel, ModelGateway
 from headrace.container import Container
 from headrace.store.blobs import LocalBlobStore
@@ -31,11 +35,45 @@ class WorkspaceModels:
 
 
 class WorkspaceFiles:
-    """Reads uploads of one workspace (remote files are fetched by the nodes' HTTP client)."""
+    """Reads uploads of one workspace and stores files that nodes produce."""
 
-    def __init__(self, container: Container, workspace_id: str) -> None:
+    def __init__(self, container: Container, app: App, end_user_id: str) -> None:
         self.container = container
-        self.workspace_id = workspace_id
+        self.app = app
+        self.workspace_id = app.workspace_id
+        self.end_user_id = end_user_id
+
+    async def save(self, data: bytes, filename: str, mime_type: str) -> dict[str, Any]:
+        """Keep produced bytes as an upload of the app; returns its file object."""
+        file_id = str(uuid.uuid4())
+        key = f"{self.workspace_id}/generated/{file_id}"
+        await LocalBlobStore(self.container.settings.upload_dir).put(key, data)
+        extension = PurePosixPath(filename).suffix.lstrip(".").lower()
+        async with self.container.db.session() as session:
+            upload = await FileRepo(session).add_upload(
+                id=file_id,
+                workspace_id=self.workspace_id,
+                app_id=self.app.id,
+                storage_key=key,
+                name=filename,
+                size=len(data),
+                extension=extension,
+                mime_type=mime_type,
+                created_by_role="tool",
+                created_by=self.end_user_id,
+            )
+            obj = await file_object(
+                session,
+                self.container.settings,
+                self.app,
+                {
+                    "transfer_method": "local_file",
+                    "upload_file_id": upload.id,
+                    "type": family_of(extension),
+                },
+            )
+        obj["transfer_method"] = "tool_file"
+        return obj
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
         """The bytes of an uploaded file."""
@@ -49,13 +87,15 @@ class WorkspaceFiles:
         return await LocalBlobStore(self.container.settings.upload_dir).get(upload.storage_key)
 
 
-def run_services(container: Container, app: App, secrets: frozenset[str]) -> Services:
+def run_services(
+    container: Container, app: App, end_user_id: str, secrets: frozenset[str]
+) -> Services:
     """Services for one run of `app`."""
     settings = container.settings
     gateway = ModelGateway(container.db, container.providers, container.cipher)
     return Services(
         models=WorkspaceModels(gateway, app.workspace_id),
-        files=WorkspaceFiles(container, app.workspace_id),
+        files=WorkspaceFiles(container, app, end_user_id),
         limits=EngineLimits(
             max_steps=settings.workflow_max_steps,
             max_execution_time=settings.workflow_max_execution_time,

@@ -30,10 +30,14 @@ class ModelAccess(Protocol):
 
 
 class FileAccess(Protocol):
-    """Reads the bytes behind a file object."""
+    """Reads the bytes behind file objects and stores files nodes produce."""
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
         """The file's content."""
+        ...
+
+    async def save(self, data: bytes, filename: str, mime_type: str) -> dict[str, Any]:
+        """Store produced bytes; returns the file object that refers to them."""
         ...
 
 

@@ -8,6 +8,7 @@ from headrace.workflow.nodes.assigner import AssignerV1Node, AssignerV2Node
 from headrace.workflow.nodes.base import Node
 from headrace.workflow.nodes.container_starts import IterationStartNode, LoopEndNode, LoopStartNode
 from headrace.workflow.nodes.end import EndNode
+from headrace.workflow.nodes.http_request import HttpRequestNode
 from headrace.workflow.nodes.if_else import IfElseNode
 from headrace.workflow.nodes.iteration import IterationNode
 from headrace.workflow.nodes.list_operator import ListOperatorNode
@@ -24,6 +25,7 @@ BUILTIN_NODES: tuple[type[Node], ...] = (
     LLMNode,
     IfElseNode,
     TemplateTransformNode,
+    HttpRequestNode,
     VariableAggregatorNode,
     AssignerV1Node,
     AssignerV2Node,
