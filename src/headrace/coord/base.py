@@ -75,3 +75,11 @@ class RunRegistry(Protocol):
     async def release_slot(self, app_id: str, request_id: str) -> None:
         """Give a slot back (idempotent)."""
         ...
+
+    async def try_lock(self, key: str, token: str, ttl: float) -> bool:
+        """Take the named lock for `ttl` seconds unless someone else holds it."""
+        ...
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Release the named lock if `token` still holds it."""
+        ...

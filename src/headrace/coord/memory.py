@@ -38,6 +38,7 @@ class MemoryRunRegistry:
         self._owners: dict[str, tuple[str, float]] = {}  # task -> (owner, expires at)
         self._stops: dict[str, float] = {}  # task -> stop request expires at
         self._flags: dict[str, StopFlag] = {}  # running tasks of this process
+        self._locks: dict[str, tuple[str, float]] = {}  # lock -> (token, expires at)
         self._logs: dict[str, list[bytes]] = {}
         self._log_drops: dict[str, float] = {}  # finished task -> log dropped at
         self._slots: dict[str, dict[str, float]] = {}  # app -> request -> started at
@@ -140,6 +141,21 @@ class MemoryRunRegistry:
         slots.pop(request_id, None)
         if not slots:
             del self._slots[app_id]
+
+    async def try_lock(self, key: str, token: str, ttl: float) -> bool:
+        """Take a lock held in process memory."""
+        now = self._clock()
+        held = self._locks.get(key)
+        if held is not None and held[1] > now and held[0] != token:
+            return False
+        self._locks[key] = (token, now + ttl)
+        return True
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Release a lock this token holds."""
+        held = self._locks.get(key)
+        if held is not None and held[0] == token:
+            del self._locks[key]
 
     def _sweep(self, now: float) -> None:
         """Reclaim expired owners, stop requests and dropped logs (at most once a second)."""

@@ -33,6 +33,12 @@ OWNER_TTL = 1800
 STOP_TTL = 600
 LOG_TTL = 1800
 SLOT_TTL = 600
+_UNLOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 CHUNK_FRAMES = 5000  # frames per append-script call (keeps single commands bounded)
 
 # KEYS[1] = slot hash; ARGV = request_id, slot ttl (s), limit. Server time keeps workers with
@@ -117,6 +123,7 @@ class RedisRunRegistry:
         self._stop_poll = stop_poll
         self._acquire = self._redis.register_script(_ACQUIRE_LUA)
         self._append_many = self._redis.register_script(_APPEND_LUA)
+        self._unlock = self._redis.register_script(_UNLOCK_LUA)
         self._flags: dict[str, StopFlag] = {}
         self._pending: dict[str, list[bytes]] = {}
         self._flush_lock = asyncio.Lock()
@@ -231,6 +238,18 @@ class RedisRunRegistry:
     async def release_slot(self, app_id: str, request_id: str) -> None:
         """Give the slot back; unknown slots are ignored."""
         await self._redis.hdel(self.slots_key(app_id), request_id)
+
+    async def try_lock(self, key: str, token: str, ttl: float) -> bool:
+        """Take a lock shared by every worker (SET NX with expiry)."""
+        name = f"{self._prefix}:lock:{key}"
+        done = await self._redis.set(name, token.encode(), nx=True, px=max(1, int(ttl * 1000)))
+        if done:
+            return True
+        return bool(await self._redis.get(name) == token.encode())
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Release the lock if this token still holds it (atomic compare-and-delete)."""
+        await self._unlock(keys=[f"{self._prefix}:lock:{key}"], args=[token])
 
     async def flush(self) -> None:
         """Write every buffered frame now."""

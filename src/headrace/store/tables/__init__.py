@@ -2,7 +2,13 @@
 
 from headrace.store.tables.apps import ApiToken, App, Workspace
 from headrace.store.tables.base import Base
-from headrace.store.tables.conversations import Conversation, EndUser, Message, MessageFeedback
+from headrace.store.tables.conversations import (
+    Conversation,
+    ConversationVariable,
+    EndUser,
+    Message,
+    MessageFeedback,
+)
 from headrace.store.tables.files import MessageFile, UploadFile
 from headrace.store.tables.providers import ProviderCredential
 from headrace.store.tables.workflows import (
@@ -17,6 +23,7 @@ __all__ = [
     "App",
     "Base",
     "Conversation",
+    "ConversationVariable",
     "EndUser",
     "Message",
     "MessageFeedback",

@@ -94,6 +94,26 @@ class Message(Base):
     currency: Mapped[str] = mapped_column(String(8), default="USD")
     latency: Mapped[float] = mapped_column(Float, default=0.0)
     suggested_questions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    workflow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()
+
+
+class ConversationVariable(Base):
+    """A chatflow conversation variable's current value in one conversation."""
+
+    __tablename__ = "conversation_variables"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "name", name="uq_conversation_variables_name"),
+    )
+
+    id: Mapped[str] = id_column()
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    value_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
 
