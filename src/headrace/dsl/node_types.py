@@ -138,3 +138,9 @@ def refusal(node_id: str, type_name: str) -> DslError | None:
         return UnsupportedNodeError(node_id, type_name, later)
     shown = type_name or "no type"
     return DslError(f"node {node_id} ({shown}): unknown node type")
+
+
+def refusal_message(node_id: str, type_name: str) -> str | None:
+    """The one-line refusal for a node of this type, or None when Headrace runs it."""
+    error = refusal(node_id, type_name)
+    return None if error is None else str(error)

@@ -105,8 +105,16 @@ def _llm(data: dict[str, Any]) -> None:
     normalize_model(data.get("model"))
 
 
+def _start(data: dict[str, Any]) -> None:
+    for variable in _each_dict(data.get("variables")):
+        if "options" in variable and variable["options"] is None:
+            variable["options"] = []
+
+
 def _parameter_extractor(data: dict[str, Any]) -> None:
     normalize_model(data.get("model"))
+    if not data.get("reasoning_mode"):
+        data["reasoning_mode"] = "function_call"
     for param in _each_dict(data.get("parameters")):
         kind = lower_value_type(param.get("type"))
         if isinstance(kind, str):
@@ -195,6 +203,7 @@ def _list_operator(data: dict[str, Any]) -> None:
 
 
 _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "start": _start,
     "if-else": _if_else,
     "question-classifier": _question_classifier,
     "llm": _llm,

@@ -17,6 +17,7 @@ from headrace.http.errors import install_error_handlers
 from headrace.http.middleware import TraceMiddleware
 from headrace.http.service_api import (
     app_info,
+    conversation_variables,
     conversations,
     files,
     generate,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app_info.router,
         generate.router,
         conversations.router,
+        conversation_variables.router,
         messages.router,
         files.router,
         workflows.router,

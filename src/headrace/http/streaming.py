@@ -73,6 +73,8 @@ def fold_message_body(stream: RunStream) -> tuple[int, dict[str, Any]]:
     if env.conversation_id is not None:
         body["conversation_id"] = env.conversation_id
     body.update(mode=env.mode, answer="".join(answer), metadata=metadata, created_at=env.created_at)
+    if env.workflow_run_id is not None:
+        body["workflow_run_id"] = env.workflow_run_id
     return 200, body
 
 

@@ -53,6 +53,7 @@ class ResponseStreamer:
     ) -> None:
         self.pool = pool
         self.is_streamed = is_streamed
+        self._nodes = set(graph.nodes)
         self._chunks: dict[Selector, list[str]] = {}
         self._finished: set[str] = set()
         self._skipped: set[str] = set()
@@ -119,7 +120,12 @@ class ResponseStreamer:
                 response.position += 1
                 continue
             producer = selector[0]
-            done = producer in self._finished or producer in self._skipped
+            # sys/env/conversation values (and other non-node owners) are already known.
+            done = (
+                producer not in self._nodes
+                or producer in self._finished
+                or producer in self._skipped
+            )
             streamed = self.is_streamed(selector)
             if not streamed and not response.literal:
                 response.position += 1  # End nodes relay streamed text only

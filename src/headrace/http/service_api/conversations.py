@@ -88,9 +88,10 @@ async def list_conversations(
     return {"limit": limit, "has_more": has_more, "data": [conversation_body(r) for r in rows]}
 
 
-async def _owned(
+async def owned_conversation(
     request: Request, app: App, conversation_id: uuid.UUID, user: str | None
 ) -> Conversation:
+    """The conversation if the requesting end user owns it, else `conversation_not_exists`."""
     end_user = await end_user_for(request, app, user)
     async with container_of(request).db.session() as session:
         row = await ConversationRepo(session).get_visible(app.id, end_user.id, str(conversation_id))
@@ -106,7 +107,7 @@ async def delete_conversation(
     """Hide a conversation of this end user."""
     body = await json_body(request)
     require_chat(app)
-    row = await _owned(request, app, c_id, user_arg(body.get("user"), required=False))
+    row = await owned_conversation(request, app, c_id, user_arg(body.get("user"), required=False))
     async with container_of(request).db.session() as session:
         await ConversationRepo(session).soft_delete(await session.merge(row))
     return Response(status_code=204)
@@ -132,7 +133,7 @@ async def rename_conversation(
         raise InvalidParamError(
             "1 validation error for RenamePayload\n  name is required when auto_generate is false"
         )
-    row = await _owned(request, app, c_id, user)
+    row = await owned_conversation(request, app, c_id, user)
     container = container_of(request)
     name = (payload.name or "").strip()
     async with container.db.session() as session:
@@ -151,22 +152,3 @@ async def rename_conversation(
         attached = await session.merge(row)
         await ConversationRepo(session).rename(attached, name)
         return conversation_body(attached)
-
-
-@router.get("/conversations/{c_id}/variables", summary="List conversation variables")
-async def conversation_variables(
-    request: Request,
-    c_id: uuid.UUID,
-    app: Annotated[App, Depends(app_from_key)],
-    user: str | None = None,
-    last_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    variable_name: Annotated[
-        str | None, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")
-    ] = None,
-) -> dict[str, Any]:
-    """Conversation variables; only chatflow apps declare any, so others list none."""
-    require_chat(app)
-    cursor_id(last_id, "last_id")
-    await _owned(request, app, c_id, user_arg(user, required=False))
-    return {"limit": limit, "has_more": False, "data": []}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
+from headrace.apps.chatflow_run import ChatflowService
 from headrace.apps.generation import MessageService, TurnCommand
 from headrace.apps.pipeline import owner_key, require_query
 from headrace.errors import AppUnavailableError, NotChatAppError
@@ -26,7 +27,7 @@ from headrace.store.tables import App
 router = APIRouter()
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 #: Modes whose runners arrive with later issues; until then these apps are unavailable here.
-PENDING_MODES = frozenset({"agent-chat", "advanced-chat"})
+PENDING_MODES = frozenset({"agent-chat"})
 
 
 class _TurnPayload(BaseModel):
@@ -70,11 +71,19 @@ class StopPayload(BaseModel):
 
 
 async def _respond(
-    request: Request, app: App, user: str | None, payload: _TurnPayload, cmd: TurnCommand
+    request: Request,
+    app: App,
+    user: str | None,
+    payload: _TurnPayload,
+    cmd: TurnCommand,
+    workflow_id: str | None = None,
 ) -> Response:
     container = container_of(request)
     end_user = await end_user_for(request, app, user)
-    stream = await MessageService(container).start(app, end_user, cmd)
+    if app.mode == "advanced-chat":
+        stream = await ChatflowService(container).start(app, end_user, cmd, workflow_id)
+    else:
+        stream = await MessageService(container).start(app, end_user, cmd)
     if payload.response_mode == "streaming":
         return sse_response(stream, container.settings.ping_interval)
     return await blocking_response(stream)
@@ -105,7 +114,7 @@ async def chat_messages(request: Request, app: Annotated[App, Depends(app_from_k
         conversation_id=payload.conversation_id,
         auto_generate_name=payload.auto_generate_name,
     )
-    return await _respond(request, app, user, payload, cmd)
+    return await _respond(request, app, user, payload, cmd, payload.workflow_id)
 
 
 @router.post(

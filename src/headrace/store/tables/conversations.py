@@ -107,8 +107,11 @@ class ConversationVariable(Base):
         UniqueConstraint("conversation_id", "name", name="uq_conversation_variables_name"),
     )
 
-    id: Mapped[str] = id_column()
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    #: The declared variable's id (shared by every conversation of the app), as in Dify.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id"), primary_key=True, index=True
+    )
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id"))
     name: Mapped[str] = mapped_column(String(255))
     value_type: Mapped[str] = mapped_column(String(32))

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-02 13:44:53.592032
+Create Date: 2026-12-02 13:45:55.924482
 """
 
 from collections.abc import Sequence
@@ -38,7 +38,7 @@ def upgrade() -> None:
             ["conversations.id"],
             name=op.f("fk_conversation_variables_conversation_id_conversations"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation_variables")),
+        sa.PrimaryKeyConstraint("id", "conversation_id", name=op.f("pk_conversation_variables")),
         sa.UniqueConstraint("conversation_id", "name", name="uq_conversation_variables_name"),
     )
     with op.batch_alter_table("conversation_variables", schema=None) as batch_op:
