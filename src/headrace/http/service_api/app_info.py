@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from headrace import __version__
-from headrace.apps.app_config import parse_app_config
-from headrace.http.deps import app_from_key
+from headrace.apps.features import features_of
+from headrace.http.deps import app_from_key, container_of
 from headrace.store.tables import App
 
 router = APIRouter()
@@ -54,20 +54,22 @@ def _feature(raw: dict[str, Any], key: str, default: dict[str, Any] | None = Non
 
 
 @router.get("/parameters", summary="App input form and features")
-async def parameters(app: Annotated[App, Depends(app_from_key)]) -> dict[str, Any]:
+async def parameters(
+    request: Request, app: Annotated[App, Depends(app_from_key)]
+) -> dict[str, Any]:
     """What a client needs to render the app's input form and features."""
-    config = parse_app_config(app.model_config)
-    raw = config.raw
+    features = await features_of(container_of(request), app)
+    raw = features.raw
     return {
-        "opening_statement": config.opening_statement,
-        "suggested_questions": list(config.suggested_questions),
+        "opening_statement": raw.get("opening_statement") or None,
+        "suggested_questions": list(raw.get("suggested_questions") or []),
         "suggested_questions_after_answer": _feature(raw, "suggested_questions_after_answer"),
         "speech_to_text": _feature(raw, "speech_to_text"),
         "text_to_speech": _feature(raw, "text_to_speech"),
         "retriever_resource": _feature(raw, "retriever_resource"),
         "annotation_reply": _feature(raw, "annotation_reply"),
         "more_like_this": _feature(raw, "more_like_this"),
-        "user_input_form": raw.get("user_input_form") or [],
+        "user_input_form": features.user_input_form,
         "sensitive_word_avoidance": _feature(
             raw, "sensitive_word_avoidance", {"enabled": False, "type": "", "configs": []}
         ),

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from headrace.apps.app_config import parse_app_config
+from headrace.apps.features import features_of
 from headrace.apps.models import ModelGateway
 from headrace.apps.suggested import suggest_questions
 from headrace.errors import (
@@ -181,21 +181,24 @@ async def suggested(
     """Three follow-up questions for a message, when the app enables them."""
     require_chat(app)
     end_user = await end_user_for(request, app, user_arg(user, required=True))
-    config = parse_app_config(app.model_config)
-    if not config.suggested_after_answer:
-        raise BadRequestError("Suggested Questions Is Disabled.")
     container = container_of(request)
+    features = await features_of(container, app)
+    if not features.enabled("suggested_questions_after_answer"):
+        raise BadRequestError("Suggested Questions Is Disabled.")
     async with container.db.session() as session:
         message = await MessageRepo(session).get_visible(app.id, end_user.id, str(message_id))
         if message is None:
             raise NotFoundError("Message Not Exists.")
         if message.suggested_questions is not None:
             return {"result": "success", "data": message.suggested_questions}
+    if features.model is None:
+        return {"result": "success", "data": []}
+    provider, model_name = features.model
     try:
         model = await ModelGateway(container.db, container.providers, container.cipher).bind(
-            app.workspace_id, config.model.provider
+            app.workspace_id, provider
         )
-        questions = await suggest_questions(model, config.model.name, message.query, message.answer)
+        questions = await suggest_questions(model, model_name, message.query, message.answer)
     except DomainError as exc:
         raise InternalServerError() from exc
     async with container.db.session() as session:

@@ -14,6 +14,8 @@ from headrace.workflow.nodes.iteration import IterationNode
 from headrace.workflow.nodes.list_operator import ListOperatorNode
 from headrace.workflow.nodes.llm import LLMNode
 from headrace.workflow.nodes.loop import LoopNode
+from headrace.workflow.nodes.parameter_extractor import ParameterExtractorNode
+from headrace.workflow.nodes.question_classifier import QuestionClassifierNode
 from headrace.workflow.nodes.registry import NodeRegistry
 from headrace.workflow.nodes.start import StartNode
 from headrace.workflow.nodes.template_transform import TemplateTransformNode
@@ -23,6 +25,8 @@ BUILTIN_NODES: tuple[type[Node], ...] = (
     EndNode,
     AnswerNode,
     LLMNode,
+    ParameterExtractorNode,
+    QuestionClassifierNode,
     IfElseNode,
     TemplateTransformNode,
     HttpRequestNode,
