@@ -17,7 +17,12 @@ async def test_two_turns_with_memory_and_conversation_variables(
 ) -> None:
     handle = await workflow_app("chatflow-memory.yml")
     scripted.script(Reply(chunks=["Rivers ", "flow."], usage=(10, 2)))
-    body = {"inputs": {"name": "Ada"}, "query": "What do rivers do?", "user": "cleo", "response_mode": "streaming"}
+    body = {
+        "inputs": {"name": "Ada"},
+        "query": "What do rivers do?",
+        "user": "cleo",
+        "response_mode": "streaming",
+    }
     async with server.client(handle.key) as client:
         async with client.stream("POST", "/v1/chat-messages", json=body) as response:
             assert response.status_code == 200
@@ -28,11 +33,24 @@ async def test_two_turns_with_memory_and_conversation_variables(
         scripted.script(Reply(text="Into the sea."))
         second = await client.post(
             "/v1/chat-messages",
-            json={"inputs": {}, "query": "Where to?", "user": "cleo", "conversation_id": conversation_id},
+            json={
+                "inputs": {},
+                "query": "Where to?",
+                "user": "cleo",
+                "conversation_id": conversation_id,
+            },
         )
         await server.container.drain()
-        variables = (await client.get(f"/v1/conversations/{conversation_id}/variables", params={"user": "cleo"})).json()
-        history = (await client.get("/v1/messages", params={"user": "cleo", "conversation_id": conversation_id})).json()
+        variables = (
+            await client.get(
+                f"/v1/conversations/{conversation_id}/variables", params={"user": "cleo"}
+            )
+        ).json()
+        history = (
+            await client.get(
+                "/v1/messages", params={"user": "cleo", "conversation_id": conversation_id}
+            )
+        ).json()
     sequence = names(frames)
     assert sequence[:4] == ["ping", "workflow_started", "node_started", "node_finished"]
     assert sequence[-2:] == ["message_end", "workflow_finished"]
@@ -58,4 +76,7 @@ async def test_two_turns_with_memory_and_conversation_variables(
     (topics,) = variables["data"]
     assert topics["name"] == "topics" and topics["value_type"] == "array[string]"
     assert topics["value"] == '["What do rivers do?", "Where to?"]'
-    assert [m["answer"] for m in history["data"]] == ["Sure! Rivers flow. (turn 1)", "Sure! Into the sea. (turn 2)"]
+    assert [m["answer"] for m in history["data"]] == [
+        "Sure! Rivers flow. (turn 1)",
+        "Sure! Into the sea. (turn 2)",
+    ]

@@ -204,12 +204,13 @@ class GraphEngine:
             self.price += Decimal(result.total_price or "0")
             if result.total_tokens:
                 self.currency = result.currency
-        if self.streamer is not None:
-            events.extend(self.streamer.finished(done.node_id))
         handle = result.handle if result is not None else "source"
         for edge in self.graph.outgoing[done.node_id]:
             taken = self._takes(done.node_id, edge, handle)
             events.extend(self._decide(edge, taken))
+        # After the skips have propagated, so a response node on an untaken branch never starts.
+        if self.streamer is not None:
+            events.extend(self.streamer.finished(done.node_id))
         return events
 
     def _takes(self, node_id: str, edge: Edge, handle: str) -> bool:
