@@ -28,6 +28,8 @@ import yaml
 
 from tests.support.upstream import ScriptedUpstream
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
+
 #: A chat app with an optional text input, image upload (local file or URL) and suggestions.
 SDK_CHAT_DSL: dict[str, Any] = {
     "version": "0.3.0",
@@ -87,6 +89,7 @@ class SdkServer:
     completion_key: str
     chat_app_id: str
     completion_app_id: str
+    chatflow_key: str
     upstream: ScriptedUpstream
     log_path: Path
 
@@ -219,6 +222,8 @@ def sdk_server(
     )
     chat_app_id, chat_key = _import(env, root / "chat.yml", SDK_CHAT_DSL)
     completion_app_id, completion_key = _import(env, root / "completion.yml", SDK_COMPLETION_DSL)
+    chatflow = yaml.safe_load((FIXTURES / "chatflow-memory.yml").read_text("utf-8"))
+    _, chatflow_key = _import(env, root / "chatflow.yml", chatflow)
 
     log_path = root / "serve.log"
     with log_path.open("wb") as log:
@@ -237,6 +242,7 @@ def sdk_server(
             completion_key=completion_key,
             chat_app_id=chat_app_id,
             completion_app_id=completion_app_id,
+            chatflow_key=chatflow_key,
             upstream=upstream,
             log_path=log_path,
         )
