@@ -203,6 +203,7 @@ class WorkflowService:
             elapsed = time.perf_counter() - started
             finished = now()
             safe_outputs = redact(outputs, plan.secrets)
+            error = redact(error, plan.secrets)
             try:
                 async with self.c.db.session() as session:
                     await WorkflowRunRepo(session).finish(

@@ -14,7 +14,14 @@ from headrace.container import Container
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
+from headrace.workflow.http_fetch import FetchError, HttpCall, fetch
 from headrace.workflow.services import EngineLimits, Services
+from headrace.workflow.ssrf import EgressError, EgressPolicy
+
+
+def allowed_hosts(setting: str) -> frozenset[str]:
+    """The comma-separated allow-list of private hosts."""
+    return frozenset(h.strip() for h in setting.split(",") if h.strip())
 
 
 class WorkspaceModels:
@@ -42,6 +49,20 @@ class WorkspaceFiles:
         self.app = app
         self.workspace_id = app.workspace_id
         self.end_user_id = end_user_id
+
+    async def _fetch(self, url: str) -> bytes:
+        settings = self.container.settings
+        policy = EgressPolicy(
+            allow_private=settings.http_request_allow_private,
+            allowed_hosts=allowed_hosts(settings.http_request_allowed_hosts),
+        )
+        try:
+            result = await fetch(HttpCall("GET", url), policy)
+        except (FetchError, EgressError) as exc:
+            raise OSError(exc.message) from None
+        if not 200 <= result.status_code < 300:
+            raise OSError(f"download of {url} answered {result.status_code}")
+        return result.file.data if result.file is not None else result.body_text.encode()
 
     async def save(self, data: bytes, filename: str, mime_type: str) -> dict[str, Any]:
         """Keep produced bytes as an upload of the app; returns its file object."""
@@ -76,8 +97,10 @@ class WorkspaceFiles:
         return obj
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
-        """The bytes of an uploaded file."""
+        """The bytes of an uploaded file, or of a remote one (fetched through the egress guard)."""
         related = file.get("related_id") or file.get("id")
+        if not related and file.get("remote_url"):
+            return await self._fetch(str(file["remote_url"]))
         if not related:
             raise FileNotFoundError("the file has no stored content")
         async with self.container.db.session() as session:
@@ -103,9 +126,7 @@ def run_services(
         ),
         settings={
             "http_allow_private": settings.http_request_allow_private,
-            "http_allowed_hosts": frozenset(
-                h.strip() for h in settings.http_request_allowed_hosts.split(",") if h.strip()
-            ),
+            "http_allowed_hosts": allowed_hosts(settings.http_request_allowed_hosts),
             "code_cpu_seconds": settings.code_cpu_seconds,
             "code_wall_seconds": settings.code_wall_seconds,
             "code_memory_mb": settings.code_memory_mb,

@@ -96,7 +96,9 @@ class GraphEngine:
         self.steps = 0
         self.result: RunResult | None = None
         self.streamer = (
-            ResponseStreamer(self.graph, ctx.pool, self._is_branching, self._is_streamed)
+            ResponseStreamer(
+                self.graph, ctx.pool, self._is_branching, self._is_streamed, self.secrets
+            )
             if stream_responses
             else None
         )
@@ -315,7 +317,11 @@ class GraphEngine:
         async for event in node.run():
             if isinstance(event, NodeResult):
                 result = event
-            elif isinstance(event, StreamChunk | GraphEvent | TextChunkEvent):
+            elif isinstance(event, GraphEvent):
+                # container events (iteration/loop inputs, outputs) carry pool values
+                data = records.redact(event.data, self.secrets)
+                self.queue.put_nowait(GraphEvent(event.event, data))
+            elif isinstance(event, StreamChunk | TextChunkEvent):
                 self.queue.put_nowait(event)
         if result is None:
             raise NodeError(f"node {node.spec.id} produced no result")

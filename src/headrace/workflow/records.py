@@ -102,6 +102,7 @@ def node_finished(
 ) -> dict[str, Any]:
     """`node_finished.data` (and, with `retry_index` added, `node_retry.data`)."""
     secrets = list(secrets)
+    outputs = redact(outputs, secrets)
     return {
         "id": exec_id,
         "node_id": spec.id,
@@ -113,10 +114,10 @@ def node_finished(
         "inputs_truncated": False,
         "process_data": redact(process_data, secrets),
         "process_data_truncated": False,
-        "outputs": redact(outputs, secrets),
+        "outputs": outputs,
         "outputs_truncated": False,
         "status": status,
-        "error": error,
+        "error": redact(error, secrets),
         "elapsed_time": round(elapsed, 6),
         "execution_metadata": metadata or None,
         "created_at": created,

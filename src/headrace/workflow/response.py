@@ -5,15 +5,20 @@ becomes active once every branching node upstream of it has finished and it was 
 one node is active at a time, in the order they become eligible. Variable segments whose
 producer streams (an LLM's `text`) are relayed chunk by chunk; other variables are rendered
 when their producer finishes. End nodes relay only streamed variables (spec §9.3).
+
+Secret values (secret environment variables) never leave in a chunk (spec §14.1.5): with
+secrets set, streamed text that ends with the beginning of a secret is held back until the
+next chunk (or the producer's end) shows whether it completes one, and is sent masked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from headrace.workflow.events import TextChunkEvent
 from headrace.workflow.graph import Graph
+from headrace.workflow.records import redact
 from headrace.workflow.templates import Segment, parse, to_markdown
 from headrace.workflow.variables import MISSING, VariablePool
 
@@ -28,6 +33,7 @@ class _Response:
     branch_ancestors: set[str]
     position: int = 0
     relayed: dict[Selector, int] = field(default_factory=dict)
+    held: dict[Selector, str] = field(default_factory=dict)
 
 
 def _ancestors(graph: Graph, node_id: str) -> set[str]:
@@ -50,9 +56,11 @@ class ResponseStreamer:
         pool: VariablePool,
         is_branching: Callable[[str], bool],
         is_streamed: Callable[[Selector], bool],
+        secrets: Iterable[str] = (),
     ) -> None:
         self.pool = pool
         self.is_streamed = is_streamed
+        self.secrets = [s for s in secrets if s]
         self._nodes = set(graph.nodes)
         self._chunks: dict[Selector, list[str]] = {}
         self._finished: set[str] = set()
@@ -133,8 +141,7 @@ class ResponseStreamer:
             if streamed:
                 chunks = self._chunks.get(selector, [])
                 sent = response.relayed.get(selector, 0)
-                for text in chunks[sent:]:
-                    out.append(TextChunkEvent(text, list(selector)))
+                self._relay(response, selector, chunks[sent:], done, out)
                 response.relayed[selector] = len(chunks)
                 if not done:
                     return False
@@ -147,9 +154,33 @@ class ResponseStreamer:
             response.position += 1
         return True
 
+    def _relay(
+        self,
+        response: _Response,
+        selector: Selector,
+        texts: list[str],
+        final: bool,
+        out: list[TextChunkEvent],
+    ) -> None:
+        if not self.secrets:
+            out.extend(TextChunkEvent(text, list(selector)) for text in texts)
+            return
+        text = redact(response.held.get(selector, "") + "".join(texts), self.secrets)
+        keep = 0 if final else self._secret_prefix(text)
+        response.held[selector] = text[len(text) - keep :]
+        if text[: len(text) - keep]:
+            out.append(TextChunkEvent(text[: len(text) - keep], list(selector)))
+
+    def _secret_prefix(self, text: str) -> int:
+        """Length of the longest end of `text` that could begin a secret."""
+        return max(
+            (k for s in self.secrets for k in range(1, len(s)) if text.endswith(s[:k])),
+            default=0,
+        )
+
     def _render(self, selector: Selector, out: list[TextChunkEvent]) -> None:
         value = self.pool.get(selector)
         if value is not MISSING:
-            text = to_markdown(value)
+            text = redact(to_markdown(value), self.secrets)
             if text:
                 out.append(TextChunkEvent(text, list(selector)))

@@ -6,7 +6,9 @@ from headrace.workflow.nodes.aggregator import VariableAggregatorNode
 from headrace.workflow.nodes.answer import AnswerNode
 from headrace.workflow.nodes.assigner import AssignerV1Node, AssignerV2Node
 from headrace.workflow.nodes.base import Node
+from headrace.workflow.nodes.code import CodeNode
 from headrace.workflow.nodes.container_starts import IterationStartNode, LoopEndNode, LoopStartNode
+from headrace.workflow.nodes.document_extractor import DocumentExtractorNode
 from headrace.workflow.nodes.end import EndNode
 from headrace.workflow.nodes.http_request import HttpRequestNode
 from headrace.workflow.nodes.if_else import IfElseNode
@@ -29,7 +31,9 @@ BUILTIN_NODES: tuple[type[Node], ...] = (
     QuestionClassifierNode,
     IfElseNode,
     TemplateTransformNode,
+    CodeNode,
     HttpRequestNode,
+    DocumentExtractorNode,
     VariableAggregatorNode,
     AssignerV1Node,
     AssignerV2Node,
