@@ -145,3 +145,36 @@ async def test_concurrent_turns_keep_every_conversation_variable_update(
     import json
 
     assert sorted(json.loads(topics["value"])) == ["q0", "q1", "q2", "q3", "q4"]
+
+
+FILES_CHATFLOW = """
+app: {mode: advanced-chat, name: Show files}
+kind: app
+version: 0.6.0
+workflow:
+  features: {file_upload: {enabled: true, allowed_file_types: [image], number_limits: 3}}
+  graph:
+    nodes:
+    - {id: start, data: {type: start, title: Start, variables: []}}
+    - {id: show, data: {type: answer, title: Show, answer: 'You sent {{#sys.files#}}'}}
+    edges:
+    - {source: start, sourceHandle: source, target: show}
+"""
+
+
+async def test_answer_files_arrive_in_message_end(server: LiveServer, workflow_app: Any) -> None:
+    handle = await workflow_app(FILES_CHATFLOW)
+    image = {"type": "image", "transfer_method": "remote_url", "url": "https://example.com/cat.png"}
+    async with server.client(handle.key) as client:
+        frames = await _stream(
+            client, {"inputs": {}, "query": "look", "user": "bo", "files": [image]}
+        )
+    assert answer_of(frames) == "You sent ![cat.png](https://example.com/cat.png)"
+    end = frames[-2].data
+    assert end is not None and end["event"] == "message_end"
+    (file,) = end["files"]
+    assert (
+        file["dify_model_identity"] == "__dify__file__"
+        and file["url"] == "https://example.com/cat.png"
+    )
+    assert file["type"] == "image" and file["extension"] == ".png"

@@ -40,6 +40,15 @@ from headrace.workflow.services import HistoryTurn
 log = logging.getLogger(__name__)
 
 
+def answer_files(executions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Files the turn's Answer nodes showed (advanced-chat sends them in `message_end.files`)."""
+    files: list[dict[str, Any]] = []
+    for data in executions:
+        if data.get("node_type") == "answer":
+            files.extend((data.get("outputs") or {}).get("files") or [])
+    return files
+
+
 class ConversationHistory:
     """Earlier finished turns of one conversation (for LLM memory)."""
 
@@ -174,7 +183,7 @@ class ChatflowService:
                 "workflow_finished",
                 record.finished_event_data(now(), time.perf_counter() - record.started),
             )
-            end = MessageEndEvent(usage=usage, files=[])
+            end = MessageEndEvent(usage=usage, files=answer_files(record.executions))
             if record.status == "failed":
                 outcome.status, outcome.error = "error", record.error
                 message = f"Run failed: {record.error}"
