@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from collections.abc import AsyncIterator
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from headrace.workflow.nodes.base import Node, NodeData, NodeError, NodeEvent, NodeResult
@@ -39,10 +40,16 @@ def bind(pool: Any, bindings: list[Binding]) -> dict[str, Any]:
     return context
 
 
+@lru_cache(maxsize=1024)
+def _compiled(template: str) -> Template:
+    # Compiling dominates rendering; a graph renders the same templates on every run.
+    return _ENV.from_string(template)
+
+
 def render_jinja(template: str, context: dict[str, Any]) -> str:
     """Render in the sandbox; errors become NodeErrors."""
     try:
-        return _ENV.from_string(template).render(**context)
+        return _compiled(template).render(**context)
     except TemplateError as exc:
         raise NodeError(f"Failed to render template: {exc}", "TemplateTransformNodeError") from None
     except Exception as exc:
