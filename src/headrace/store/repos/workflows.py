@@ -182,4 +182,4 @@ class WorkflowRunRepo:
         rows = await self.session.execute(
             query.order_by(WorkflowAppLog.created_at.desc()).offset((page - 1) * limit).limit(limit)
         )
-        return total, [(log, run, user) for log, run, user in rows.tuples()]
+        return total, [(log, run, user) for log, run, user in rows]
