@@ -523,3 +523,13 @@ def test_input_is_not_mutated() -> None:
     before = copy.deepcopy(doc)
     normalize(doc)
     assert doc == before
+
+
+def test_model_defaults_for_legacy_nulls() -> None:
+    start = node("start", "start", variables=[{"variable": "c", "type": "select", "options": None}])
+    pe = node("p", "parameter-extractor", parameters=[], reasoning_mode=None)
+    out = normalize(graph_doc([start, pe]))
+    assert _data(out, "start")["variables"][0]["options"] == []
+    assert _data(out, "p")["reasoning_mode"] == "function_call"
+    kept = node("p", "parameter-extractor", parameters=[], reasoning_mode="prompt")
+    assert _data(normalize(graph_doc([kept])), "p")["reasoning_mode"] == "prompt"

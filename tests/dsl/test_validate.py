@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from headrace.dsl.loader import DslError
-from headrace.dsl.node_types import LATER, SUPPORTED, UnsupportedNodeError, refusal
+from headrace.dsl.node_types import (
+    LATER,
+    SUPPORTED,
+    UnsupportedNodeError,
+    refusal,
+    refusal_message,
+)
 from headrace.dsl.normalize import normalize
 from headrace.dsl.validate import validate_graph
 from tests.dsl.builders import edge, graph_doc, linear, node, note
@@ -287,3 +293,20 @@ def test_conversation_variables_of_every_allowed_type_pass() -> None:
     }
     for value_type, value in values.items():
         validate_graph(normalize(_conv(name="m", value_type=value_type, value=value)))
+
+
+def test_refusal_message_helper() -> None:
+    assert refusal_message("n", "code") is None
+    assert refusal_message("n", "nope") == "node n (nope): unknown node type"
+    message = refusal_message("k", "knowledge-retrieval")
+    assert message is not None and "knowledge issue" in message
+
+
+def test_messages_stay_on_one_line_with_odd_ids() -> None:
+    error = _refusal(linear(node("a\nb", "teleport")))
+    assert str(error) == "node a\\nb (teleport): unknown node type"
+    later = _refusal(linear(node("k\r1", "tool")))
+    assert isinstance(later, UnsupportedNodeError) and str(later).startswith("node k\\r1 (tool)")
+    doc = linear()
+    doc["workflow"]["environment_variables"] = [{"name": "A\nB", "value_type": "string"}]
+    assert str(_refusal(doc)) == "environment variable A\\nB: missing value"

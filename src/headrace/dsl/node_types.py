@@ -100,8 +100,13 @@ class UnsupportedNodeError(DslError):
         super().__init__(_later_message(node_id, node_type, later))
 
 
+def one_line(text: str) -> str:
+    """Text with line breaks escaped, so an operator message stays on one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _later_message(node_id: str, node_type: str, later: LaterType) -> str:
-    head = f"node {node_id} ({node_type}): "
+    head = one_line(f"node {node_id} ({node_type}): ")
     if later.issue is not None:
         return head + f"{later.what} arrive with the {later.issue} issue; not available yet"
     hint = f"; {later.hint}" if later.hint else ""
@@ -137,7 +142,7 @@ def refusal(node_id: str, type_name: str) -> DslError | None:
     if later is not None:
         return UnsupportedNodeError(node_id, type_name, later)
     shown = type_name or "no type"
-    return DslError(f"node {node_id} ({shown}): unknown node type")
+    return DslError(one_line(f"node {node_id} ({shown}): unknown node type"))
 
 
 def refusal_message(node_id: str, type_name: str) -> str | None:

@@ -65,7 +65,8 @@ def normalize_graph(graph: dict[str, Any]) -> None:
         if isinstance(node, dict):
             _normalize_node(node)
     by_id = {n["id"]: n for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)}
-    graph["edges"] = [e for e in (_normalize_edge(e, by_id) for e in graph["edges"]) if e]
+    edges = (_normalize_edge(edge, by_id) for edge in graph["edges"])
+    graph["edges"] = [edge for edge in edges if edge is not None]
     _repair_containers(nodes, graph["edges"], by_id)
     _set_container_ids(nodes, by_id)
     _rewrite_references(nodes, by_id)
@@ -105,7 +106,8 @@ def _normalize_edge(edge: Any, by_id: dict[str, dict[str, Any]]) -> Any:
     if not isinstance(edge.get("targetHandle"), str):
         edge["targetHandle"] = "target"
     edge.setdefault("type", "custom")
-    if not isinstance(edge.get("id"), str):
+    edge["id"] = _as_id(edge.get("id"))
+    if not isinstance(edge["id"], str):
         edge["id"] = (
             f"{edge['source']}-{edge['sourceHandle']}-{edge['target']}-{edge['targetHandle']}"
         )

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headrace.dsl.loader import DslError
-from headrace.dsl.node_types import CONTAINER_START, is_note, node_type, refusal
+from headrace.dsl.node_types import CONTAINER_START, is_note, node_type, one_line, refusal
 from headrace.dsl.normalize import GRAPH_MODES
 from headrace.dsl.normalize_graph import parent_of
 
@@ -46,6 +46,15 @@ Nodes = dict[str, Mapping[str, Any]]
 
 def validate_graph(document: Mapping[str, Any]) -> None:
     """Raise `DslError` when a normalised workflow/advanced-chat document cannot run."""
+    try:
+        _validate(document)
+    except DslError as exc:
+        # Ids and names come from the file; keep the operator message on one line.
+        exc.args = (one_line(str(exc)),)
+        raise
+
+
+def _validate(document: Mapping[str, Any]) -> None:
     app = document.get("app")
     mode = app.get("mode") if isinstance(app, Mapping) else None
     if not isinstance(mode, str) or mode not in GRAPH_MODES:
