@@ -10,6 +10,15 @@ from headrace.store.tables.conversations import (
     MessageFeedback,
 )
 from headrace.store.tables.files import MessageFile, UploadFile
+from headrace.store.tables.knowledge import (
+    ChildChunk,
+    Dataset,
+    DatasetDocument,
+    DatasetMetadataField,
+    DocumentSegment,
+    Tag,
+    TagBinding,
+)
 from headrace.store.tables.providers import ProviderCredential
 from headrace.store.tables.workflows import (
     Workflow,
@@ -22,13 +31,20 @@ __all__ = [
     "ApiToken",
     "App",
     "Base",
+    "ChildChunk",
     "Conversation",
     "ConversationVariable",
+    "Dataset",
+    "DatasetDocument",
+    "DatasetMetadataField",
+    "DocumentSegment",
     "EndUser",
     "Message",
     "MessageFeedback",
     "MessageFile",
     "ProviderCredential",
+    "Tag",
+    "TagBinding",
     "UploadFile",
     "Workflow",
     "WorkflowAppLog",
