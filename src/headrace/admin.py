@@ -126,6 +126,14 @@ async def new_app_key(db: Database, app_id: str) -> str:
         return await repo.create_key(app.workspace_id, app.id, "app")
 
 
+async def new_dataset_key(db: Database) -> str:
+    """Mint a workspace `dataset-` key for the Knowledge API."""
+    async with db.session() as session:
+        repo = AppRepo(session)
+        workspace = await repo.default_workspace()
+        return await repo.create_key(workspace.id, None, "dataset")
+
+
 async def list_apps(db: Database) -> list[App]:
     """Every app."""
     async with db.session() as session:

@@ -23,6 +23,7 @@ from headrace.admin import (
     import_app_file,
     list_apps,
     new_app_key,
+    new_dataset_key,
     publish_app,
 )
 from headrace.container import Container
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     app.add_parser("publish", help="publish a workflow app's draft").add_argument("app_id")
     app.add_parser("key", help="mint an app- API key").add_argument("app_id")
     app.add_parser("list", help="list apps")
+    dataset = sub.add_parser("dataset", help="knowledge bases").add_subparsers(
+        dest="action", required=True
+    )
+    dataset.add_parser("key", help="mint a dataset- API key for the Knowledge API")
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
     return parser
@@ -165,6 +170,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         elif args.command == "app" and args.action == "list":
             for app in asyncio.run(_with_container(settings, lambda c: list_apps(c.db))):
                 print(orjson.dumps({"app_id": app.id, "mode": app.mode, "name": app.name}).decode())
+        elif args.command == "dataset" and args.action == "key":
+            print(asyncio.run(_with_container(settings, lambda c: new_dataset_key(c.db))))
         elif args.command == "db":
             asyncio.run(_with_container(settings, lambda c: asyncio.sleep(0)))
             print("database is up to date")

@@ -265,3 +265,62 @@ class WorkflowIdFormatError(DomainError):
     code = "workflow_id_format_error"
     status = 400
     default_message = "Invalid workflow_id format."
+
+
+class DatasetNameDuplicateError(DomainError):
+    """Another dataset of the workspace has this name."""
+
+    code = "dataset_name_duplicate"
+    status = 409
+    default_message = "The dataset name already exists. Please modify your dataset name."
+
+
+class DatasetInUseError(DomainError):
+    """Apps still use the dataset."""
+
+    code = "dataset_in_use"
+    status = 409
+    default_message = (
+        "The dataset is being used by some apps. Please remove the dataset from the apps before "
+        "deleting it."
+    )
+
+
+class DatasetNotInitializedError(DomainError):
+    """The dataset has nothing indexed yet."""
+
+    code = "dataset_not_initialized"
+    status = 400
+    default_message = "The dataset is still being initialized or indexing. Please wait a moment."
+
+
+class ArchivedDocumentImmutableError(DomainError):
+    """Archived documents cannot change."""
+
+    code = "archived_document_immutable"
+    status = 403
+    default_message = "The archived document is not editable."
+
+
+class DocumentIndexingError(DomainError):
+    """The document is being indexed."""
+
+    code = "document_indexing"
+    status = 400
+    default_message = "The document is being processed and cannot be edited."
+
+
+class InvalidActionError(DomainError):
+    """A status action that does not apply."""
+
+    code = "invalid_action"
+    status = 400
+    default_message = "Invalid action."
+
+
+class InvalidMetadataError(DomainError):
+    """A bad `metadata` query value."""
+
+    code = "invalid_metadata"
+    status = 400
+    default_message = "Invalid metadata value."

@@ -154,3 +154,19 @@ async def end_user_for(request: Request, app: App, user: str | None) -> EndUser:
     """The end user making this request."""
     cache: EndUserCache = request.app.state.end_users
     return await cache.get(container_of(request), app, user)
+
+
+async def workspace_from_dataset_key(request: Request) -> str:
+    """Dependency: the workspace of the request's `dataset-…` key (spec §2.3)."""
+    key = bearer_key(request)
+    container = container_of(request)
+    async with container.db.session() as session:
+        repo = AppRepo(session)
+        token = await repo.find_key(key, "dataset")
+        if token is None:
+            raise UnauthorizedError("Access token is invalid")
+        workspace = await repo.workspace(token.workspace_id)
+        if workspace is None or workspace.status != "normal":
+            raise UnauthorizedError("Tenant does not exist.")
+        await repo.touch_key(token.id)
+    return token.workspace_id
