@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from headrace.apps.models import CredentialCache, ModelGateway
 from headrace.apps.run_stream import RunStream
 from headrace.coord.base import RunRegistry
 from headrace.coord.factory import make_registry
@@ -33,6 +34,8 @@ class Container:
     providers: ProviderRegistry
     cipher: CredentialCipher
     nodes: NodeRegistry
+    #: Model access shared by every request (caches credentials for a few seconds).
+    models: ModelGateway
     #: Runs executing in this process, by task id.
     live: dict[str, RunStream] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -46,13 +49,16 @@ class Container:
                 LocalLlamaProvider(n_ctx=settings.local_model_ctx),
             ]
         )
+        db = Database(settings.effective_database_url, schema=schema)
+        cipher = CredentialCipher(settings.secret_key)
         return cls(
             settings=settings,
-            db=Database(settings.effective_database_url, schema=schema),
+            db=db,
             runs=make_registry(settings.redis_url),
             providers=providers,
-            cipher=CredentialCipher(settings.secret_key),
+            cipher=cipher,
             nodes=builtin_registry(),
+            models=ModelGateway(db, providers, cipher, CredentialCache()),
         )
 
     async def start(self, migrate: bool = True) -> None:

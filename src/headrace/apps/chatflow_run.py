@@ -17,7 +17,6 @@ from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, RunE
 from headrace.apps.generation import TurnCommand
 from headrace.apps.graph_runs import RunRecord, build_pool, first_model, start_run_row, summed_usage
 from headrace.apps.message_run import TurnOutcome
-from headrace.apps.models import ModelGateway
 from headrace.apps.pipeline import MessagePipeline, OpenedTurn, owner_key
 from headrace.apps.run_stream import RunStream
 from headrace.apps.workflow_inputs import run_inputs, start_variables, sys_files
@@ -272,7 +271,7 @@ class ChatflowService:
         model = None
         if succeeded and turn.cmd.auto_generate_name and model_ref is not None:
             try:
-                gateway = ModelGateway(self.c.db, self.c.providers, self.c.cipher)
+                gateway = self.c.models
                 model = await gateway.bind(turn.app.workspace_id, model_ref[0])
             except DomainError:
                 model = None

@@ -14,7 +14,7 @@ from headrace.apps.app_config import AppConfig, parse_app_config
 from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
 from headrace.apps.message_run import TurnOutcome, run_turn
-from headrace.apps.models import BoundModel, ModelGateway
+from headrace.apps.models import BoundModel
 from headrace.apps.pipeline import MessagePipeline, OpenedTurn, owner_key
 from headrace.apps.prompt import build_prompt
 from headrace.apps.run_stream import RunStream
@@ -53,7 +53,7 @@ class MessageService:
 
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.models = ModelGateway(container.db, container.providers, container.cipher)
+        self.models = container.models
 
     async def start(self, app: App, end_user: EndUser, cmd: TurnCommand) -> RunStream:
         """Validate and launch a turn; the returned stream fills as the run proceeds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -35,21 +36,55 @@ class BoundModel:
         return (await collect(self.stream(request))).text
 
 
+CREDENTIALS_TTL = 5.0
+
+
+class CredentialCache:
+    """Decrypted credentials per (workspace, provider), kept a few seconds: every turn binds a
+    model, and a database round trip plus a decryption per turn is measurable."""
+
+    def __init__(self, ttl: float = CREDENTIALS_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, str] | None]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, dict[str, str] | None]:
+        """(found, credentials) for a fresh entry."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: tuple[str, str], value: dict[str, str] | None) -> None:
+        """Remember credentials (or their absence)."""
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+
 class ModelGateway:
     """Finds the adapter for a provider id and the workspace's credentials for it."""
 
-    def __init__(self, db: Database, providers: ProviderRegistry, cipher: CredentialCipher) -> None:
+    def __init__(
+        self,
+        db: Database,
+        providers: ProviderRegistry,
+        cipher: CredentialCipher,
+        cache: CredentialCache | None = None,
+    ) -> None:
         self.db = db
         self.providers = providers
         self.cipher = cipher
+        self.cache = cache or CredentialCache(ttl=0)
 
     async def bind(self, workspace_id: str, provider_id: str) -> BoundModel:
         """The bound model, or `provider_not_initialize` when credentials are missing."""
         provider = self.providers.get(provider_id)
-        async with self.db.session() as session:
-            credentials = await CredentialRepo(session, self.cipher).get(
-                workspace_id, canonical_provider_id(provider_id)
-            )
+        key = (workspace_id, canonical_provider_id(provider_id))
+        found, credentials = self.cache.get(key)
+        if not found:
+            async with self.db.session() as session:
+                credentials = await CredentialRepo(session, self.cipher).get(*key)
+            self.cache.put(key, credentials)
         if credentials is None and provider.needs_credentials:
             raise ProviderCredentialsMissingError()
         return BoundModel(provider, credentials or {})

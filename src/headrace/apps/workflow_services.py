@@ -115,7 +115,7 @@ def run_services(
 ) -> Services:
     """Services for one run of `app`."""
     settings = container.settings
-    gateway = ModelGateway(container.db, container.providers, container.cipher)
+    gateway = container.models
     return Services(
         models=WorkspaceModels(gateway, app.workspace_id),
         files=WorkspaceFiles(container, app, end_user_id),

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from headrace.apps.app_config import parse_app_config
-from headrace.apps.models import ModelGateway
 from headrace.apps.naming import generate_title
 from headrace.errors import (
     ConversationNotExistsError,
@@ -143,7 +142,7 @@ async def rename_conversation(
                 raise InvalidParamError("")
             name = row.name
             config = parse_app_config(app.model_config)
-            gateway = ModelGateway(container.db, container.providers, container.cipher)
+            gateway = container.models
             try:
                 model = await gateway.bind(app.workspace_id, config.model.provider)
                 name = await generate_title(model, config.model.name, first.query)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from headrace.apps.features import features_of
-from headrace.apps.models import ModelGateway
 from headrace.apps.suggested import suggest_questions
 from headrace.errors import (
     BadRequestError,
@@ -195,7 +194,7 @@ async def suggested(
         return {"result": "success", "data": []}
     provider, model_name = features.model
     try:
-        model = await ModelGateway(container.db, container.providers, container.cipher).bind(
+        model = await container.models.bind(
             app.workspace_id, provider
         )
         questions = await suggest_questions(model, model_name, message.query, message.answer)
