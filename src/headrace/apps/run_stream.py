@@ -1,7 +1,9 @@
 """A run's event stream inside this process: appended by the run, read by any number of
 subscribers (the HTTP response, a blocking fold), each from any position.
 
-Every event is serialised once, when pushed; subscribers get `(event, json bytes)`.
+Every event is serialised and framed once, when pushed; subscribers get
+`(event, b"data: <json>\n\n")`. The frame is a right-sized copy: orjson's own result keeps a
+large buffer, which would cost kilobytes per streamed token.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ class RunStream:
         return self._closed
 
     def push(self, event: RunEvent) -> bytes:
-        """Append an event; returns its JSON."""
-        data = orjson.dumps(to_wire(self.envelope, event))
+        """Append an event; returns its SSE frame."""
+        data = b"data: " + orjson.dumps(to_wire(self.envelope, event)) + b"\n\n"
         self._items.append((event, data))
         self._wake()
         return data

@@ -14,7 +14,7 @@ from headrace.coord.base import StopFlag
 
 OWNER_TTL = 1800.0
 STOP_TTL = 600.0
-LOG_TTL = 300.0
+LOG_TTL = 60.0
 SLOT_TTL = 600.0
 
 

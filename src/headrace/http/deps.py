@@ -20,6 +20,7 @@ from headrace.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from headrace.single_flight import SingleFlight
 from headrace.store.repos.apps import AppRepo
 from headrace.store.repos.end_users import EndUserRepo
 from headrace.store.tables import App, EndUser
@@ -57,15 +58,18 @@ class AppKeyAuth:
 
     def __init__(self) -> None:
         self._cache: dict[str, _CachedApp] = {}
+        self._flights: SingleFlight[App] = SingleFlight()
 
     async def __call__(self, request: Request) -> App:
         """The app the request's key belongs to."""
         key = bearer_key(request)
-        now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached.expires > now:
+        if cached is not None and cached.expires > time.monotonic():
             return cached.app
-        container = container_of(request)
+        return await self._flights.do(key, lambda: self._load(container_of(request), key))
+
+    async def _load(self, container: Container, key: str) -> App:
+        now = time.monotonic()
         async with container.db.session() as session:
             repo = AppRepo(session)
             token = await repo.find_key(key, "app")
@@ -135,6 +139,7 @@ class EndUserCache:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str | None], EndUser] = {}
+        self._flights: SingleFlight[EndUser] = SingleFlight()
 
     async def get(self, container: Container, app: App, user: str | None) -> EndUser:
         """The end user for this app and `user` string, created on first use."""
@@ -142,6 +147,10 @@ class EndUserCache:
         row = self._rows.get(key)
         if row is not None:
             return row
+        return await self._flights.do(key, lambda: self._load(container, app, user))
+
+    async def _load(self, container: Container, app: App, user: str | None) -> EndUser:
+        key = (app.id, user)
         async with container.db.session() as session:
             row = await EndUserRepo(session).get_or_create(app.workspace_id, app.id, user)
         if len(self._rows) > END_USER_CACHE_SIZE:

@@ -28,7 +28,7 @@ async def to_sse(stream: RunStream, ping_interval: float) -> AsyncIterator[bytes
         batch = stream.since(index)
         if batch:
             index += len(batch)
-            yield b"".join(b"data: " + data + b"\n\n" for _, data in batch)
+            yield batch[0][1] if len(batch) == 1 else b"".join(frame for _, frame in batch)
             continue
         if stream.closed:
             return

@@ -36,7 +36,9 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
+        # Many short sessions wait on SQLite's single writer; a small pool turned that wait
+        # into pool-timeout errors under load.
+        engine = create_async_engine(url, pool_size=20, max_overflow=80, pool_timeout=120, **kwargs)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     if schema:
