@@ -61,8 +61,10 @@ class MessageService:
         inputs = validate_inputs(config.inputs, cmd.inputs)
         pipeline = MessagePipeline(self.c, app, end_user)
         conversation = await pipeline.existing_conversation(cmd.conversation_id)
-        async with self.c.db.session() as session:
-            images = await resolve_files(session, self.c, app, end_user, config, cmd.files)
+        images: list[Any] = []
+        if cmd.files:
+            async with self.c.db.session() as session:
+                images = await resolve_files(session, self.c, app, end_user, config, cmd.files)
         model = await self.models.bind(app.workspace_id, config.model.provider)
         slot = await pipeline.acquire_slot()
         try:
