@@ -5,6 +5,12 @@
         ...  # point a provider at up.base_url; inspect up.requests afterwards
 
 Unscripted requests get the default reply: `Echo: <last user message>`.
+
+`POST /v1/embeddings` answers with hashed bag-of-words vectors (`embedding_dims` wide, or the
+request's `dimensions`; deliberately not normalised), so texts sharing words are close.
+`POST /v1/rerank` scores each document by the share of query words it contains. Both have
+their own script queues (`script_embeddings`, `script_rerank`) honouring `status`/`error`,
+`hang`, `delay_before_first` and `usage` of a `Reply`.
 Standalone: `python -m tests.support.upstream --port 9000 --tokens 200 --tps 50`.
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import re
 import socket
 import threading
@@ -29,6 +36,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 _WORDISH = re.compile(r"\S+\s*|\s+")
+_TERM = re.compile(r"[a-z0-9]+")
 
 
 @dataclass
@@ -95,6 +103,42 @@ def _split(text: str) -> list[str]:
 def _fragments(arguments: str, parts: int = 3) -> list[str]:
     size = max(1, -(-len(arguments) // parts))
     return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]
+
+
+def _terms(text: str) -> list[str]:
+    return _TERM.findall(text.lower())
+
+
+def bag_of_words_vector(text: str, dims: int) -> list[float]:
+    """Word counts hashed into `dims` signed buckets (stable across processes)."""
+    vector = [0.0] * dims
+    for term in _terms(text):
+        digest = int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big")
+        vector[digest % dims] += 1.0 if (digest >> 32) & 1 else -1.0
+    return vector
+
+
+def overlap_score(query: str, document: str) -> float:
+    """Share of the query's distinct words found in the document (0 to 1)."""
+    wanted = set(_terms(query))
+    return len(wanted & set(_terms(document))) / len(wanted) if wanted else 0.0
+
+
+def _document_text(document: Any) -> str:
+    if isinstance(document, dict):
+        return str(document.get("text") or "")
+    return str(document)
+
+
+def _error_response(reply: Reply) -> Response:
+    error = reply.error or {
+        "message": f"Scripted failure {reply.status}",
+        "type": "server_error",
+        "code": None,
+    }
+    return Response(
+        orjson.dumps({"error": error}), status_code=reply.status, media_type="application/json"
+    )
 
 
 def _sse(obj: Any) -> bytes:
@@ -221,14 +265,24 @@ class ScriptedUpstream:
     """A loopback OpenAI-compatible server whose answers are scripted per request."""
 
     def __init__(
-        self, *, default: Reply | None = None, record: bool = True, host: str = "127.0.0.1"
+        self,
+        *,
+        default: Reply | None = None,
+        record: bool = True,
+        host: str = "127.0.0.1",
+        embedding_dims: int = 64,
     ) -> None:
         self.default = default
         self.record = record
         self.host = host
         self.port = 0
+        self.embedding_dims = embedding_dims
         self._queue: deque[Reply] = deque()
+        self._embedding_queue: deque[Reply] = deque()
+        self._rerank_queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
+        self._embedding_active = 0
+        self._embedding_peak = 0
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -237,6 +291,8 @@ class ScriptedUpstream:
                 Route("/v1/chat/completions", self._complete, methods=["POST"]),
                 Route("/v1/completions", self._complete, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/v1/rerank", self._rerank, methods=["POST"]),
             ]
         )
 
@@ -247,24 +303,128 @@ class ScriptedUpstream:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Snapshot of every completion request received so far."""
+        """Snapshot of every request received so far (completions, embeddings, rerank)."""
         with self._lock:
             return list(self._requests)
+
+    def requests_for(self, path: str) -> list[RecordedRequest]:
+        """The recorded requests to one path, e.g. `/v1/embeddings`."""
+        return [r for r in self.requests if r.path == path]
+
+    @property
+    def embedding_peak(self) -> int:
+        """Most embedding requests in flight at once since the last reset."""
+        with self._lock:
+            return self._embedding_peak
 
     def script(self, *replies: Reply) -> None:
         """Queue replies, consumed in order, one per completion request."""
         with self._lock:
             self._queue.extend(replies)
 
+    def script_embeddings(self, *replies: Reply) -> None:
+        """Queue replies, consumed in order, one per embeddings request."""
+        with self._lock:
+            self._embedding_queue.extend(replies)
+
+    def script_rerank(self, *replies: Reply) -> None:
+        """Queue replies, consumed in order, one per rerank request."""
+        with self._lock:
+            self._rerank_queue.extend(replies)
+
     def reset(self) -> None:
-        """Forget queued replies and recorded requests."""
+        """Forget queued replies, recorded requests and the embeddings peak."""
         with self._lock:
             self._queue.clear()
+            self._embedding_queue.clear()
+            self._rerank_queue.clear()
             self._requests.clear()
+            self._embedding_peak = 0
 
     def _next_reply(self) -> Reply | None:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
+
+    def _next_from(self, queue: deque[Reply]) -> Reply:
+        with self._lock:
+            return queue.popleft() if queue else Reply()
+
+    async def _read(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = orjson.loads(await request.body() or b"{}")
+        if self.record:
+            recorded = RecordedRequest(
+                request.url.path, {k.lower(): v for k, v in request.headers.items()}, body
+            )
+            with self._lock:
+                self._requests.append(recorded)
+        return body
+
+    @staticmethod
+    async def _hold(request: Request, reply: Reply) -> Response | None:
+        """Apply a reply's hang, delay or error; None when a normal answer should follow."""
+        if reply.hang:
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.05)
+            return Response(status_code=499)
+        if reply.delay_before_first:
+            await asyncio.sleep(reply.delay_before_first)
+        return _error_response(reply) if reply.status >= 400 else None
+
+    async def _embeddings(self, request: Request) -> Response:
+        body = await self._read(request)
+        with self._lock:
+            self._embedding_active += 1
+            self._embedding_peak = max(self._embedding_peak, self._embedding_active)
+        try:
+            reply = self._next_from(self._embedding_queue)
+            held = await self._hold(request, reply)
+            if held is not None:
+                return held
+            raw = body.get("input")
+            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw or []]
+            dims = int(body.get("dimensions") or self.embedding_dims)
+            data = [
+                {"object": "embedding", "index": i, "embedding": bag_of_words_vector(t, dims)}
+                for i, t in enumerate(texts)
+            ]
+            out: dict[str, Any] = {
+                "object": "list",
+                "data": data,
+                "model": str(body.get("model") or "scripted"),
+            }
+            if reply.usage != "omit":
+                tokens = reply.usage[0] if reply.usage else sum(_words(t) for t in texts)
+                out["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+            return Response(orjson.dumps(out), media_type="application/json")
+        finally:
+            with self._lock:
+                self._embedding_active -= 1
+
+    async def _rerank(self, request: Request) -> Response:
+        body = await self._read(request)
+        reply = self._next_from(self._rerank_queue)
+        held = await self._hold(request, reply)
+        if held is not None:
+            return held
+        query = str(body.get("query") or "")
+        documents = [_document_text(d) for d in body.get("documents") or []]
+        scored = [
+            {"index": i, "relevance_score": overlap_score(query, d)}
+            for i, d in enumerate(documents)
+        ]
+        scored.sort(key=lambda item: -float(item["relevance_score"]))
+        top_n = body.get("top_n")
+        if isinstance(top_n, int) and top_n >= 0:
+            scored = scored[:top_n]
+        out: dict[str, Any] = {"model": str(body.get("model") or "scripted"), "results": scored}
+        if reply.usage != "omit":
+            tokens = (
+                reply.usage[0]
+                if reply.usage
+                else _words(query) * len(documents) + sum(_words(d) for d in documents)
+            )
+            out["usage"] = {"total_tokens": tokens}
+        return Response(orjson.dumps(out), media_type="application/json")
 
     async def _models(self, request: Request) -> Response:
         models = ["gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo-instruct"]
@@ -287,16 +447,7 @@ class ScriptedUpstream:
                 await asyncio.sleep(0.05)
             return Response(status_code=499)
         if reply.status >= 400:
-            error = reply.error or {
-                "message": f"Scripted failure {reply.status}",
-                "type": "server_error",
-                "code": None,
-            }
-            return Response(
-                orjson.dumps({"error": error}),
-                status_code=reply.status,
-                media_type="application/json",
-            )
+            return _error_response(reply)
         answer = _Answer(reply, body)
         if not body.get("stream"):
             if reply.delay_before_first:
