@@ -15,6 +15,7 @@ from headrace.apps.run_stream import RunStream
 from headrace.coord.base import RunRegistry
 from headrace.coord.factory import make_registry
 from headrace.crypto import CredentialCipher
+from headrace.knowledge.services import KnowledgeServices
 from headrace.providers.local_llama import LocalLlamaProvider
 from headrace.providers.openai_compat import OpenAICompatProvider
 from headrace.providers.registry import ProviderRegistry
@@ -36,6 +37,8 @@ class Container:
     nodes: NodeRegistry
     #: Model access shared by every request (caches credentials for a few seconds).
     models: ModelGateway
+    #: Keyword index, vector store, embedding and rerank models of knowledge bases.
+    knowledge: KnowledgeServices
     #: Runs executing in this process, by task id.
     live: dict[str, RunStream] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -59,13 +62,24 @@ class Container:
             cipher=cipher,
             nodes=builtin_registry(),
             models=ModelGateway(db, providers, cipher, CredentialCache()),
+            knowledge=KnowledgeServices.build(
+                db,
+                settings.data_dir,
+                settings.qdrant_url,
+                settings.qdrant_path,
+                settings.provider_timeout,
+            ),
         )
 
     async def start(self, migrate: bool = True) -> None:
-        """Apply migrations and connect the coordination backend."""
+        """Apply migrations, connect the coordination backend, resume unfinished indexing."""
         if migrate:
             await self.db.migrate()
         await self.runs.start()
+        await self.knowledge.start()
+        from headrace.knowledge.indexing import DocumentIndexer
+
+        await DocumentIndexer(self).resume_unfinished()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a background task that outlives the request which started it."""
@@ -83,5 +97,6 @@ class Container:
         """Finish background work and release every resource."""
         await self.drain()
         await self.runs.aclose()
+        await self.knowledge.aclose()
         await self.providers.aclose()
         await self.db.aclose()

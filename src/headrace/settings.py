@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     code_cpu_seconds: int = Field(10, description="CPU seconds a code node may use.")
     code_wall_seconds: int = Field(15, description="Wall-clock seconds a code node may take.")
     code_memory_mb: int = Field(256, description="Memory a code node may use.")
+    qdrant_url: str | None = Field(None, description="Qdrant server for dataset vectors.")
+    qdrant_path: str | None = Field(None, description="Qdrant local-mode directory for vectors.")
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

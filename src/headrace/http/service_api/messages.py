@@ -194,9 +194,7 @@ async def suggested(
         return {"result": "success", "data": []}
     provider, model_name = features.model
     try:
-        model = await container.models.bind(
-            app.workspace_id, provider
-        )
+        model = await container.models.bind(app.workspace_id, provider)
         questions = await suggest_questions(model, model_name, message.query, message.answer)
     except DomainError as exc:
         raise InternalServerError() from exc

@@ -7,9 +7,10 @@ from sqlalchemy.engine import Connection
 
 from headrace.store.db import create_engine
 from headrace.store.tables import Base
+from headrace.store.tables.knowledge_index import INDEX_METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, INDEX_METADATA]
 
 
 def _run(connection: Connection) -> None:

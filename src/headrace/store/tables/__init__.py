@@ -19,6 +19,12 @@ from headrace.store.tables.knowledge import (
     Tag,
     TagBinding,
 )
+from headrace.store.tables.knowledge_index import (
+    KeywordEntry,
+    StoredVector,
+    VectorCollection,
+    VectorTombstone,
+)
 from headrace.store.tables.providers import ProviderCredential
 from headrace.store.tables.workflows import (
     Workflow,
@@ -39,13 +45,17 @@ __all__ = [
     "DatasetMetadataField",
     "DocumentSegment",
     "EndUser",
+    "KeywordEntry",
     "Message",
     "MessageFeedback",
     "MessageFile",
     "ProviderCredential",
+    "StoredVector",
     "Tag",
     "TagBinding",
     "UploadFile",
+    "VectorCollection",
+    "VectorTombstone",
     "Workflow",
     "WorkflowAppLog",
     "WorkflowNodeExecution",

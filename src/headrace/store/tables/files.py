@@ -17,7 +17,7 @@ class UploadFile(Base):
 
     id: Mapped[str] = id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
-    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id"))
+    app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.id"), nullable=True)
     storage_key: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Template, TemplateError

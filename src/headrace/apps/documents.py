@@ -1,0 +1,96 @@
+"""Adding documents to datasets: store the content as an upload, create the document, and
+queue its indexing in the background (spec §10.2)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from headrace.container import Container
+from headrace.errors import InvalidParamError
+from headrace.knowledge.indexing import DocumentIndexer
+from headrace.knowledge.process_rules import ProcessRuleError, parse_process_rule
+from headrace.store.blobs import LocalBlobStore
+from headrace.store.repos.documents import DocumentRepo
+from headrace.store.repos.files import FileRepo
+from headrace.store.tables import Dataset, DatasetDocument
+from headrace.store.tables.base import new_id
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentOptions:
+    """The indexing options a creation request may carry."""
+
+    process_rule: dict[str, Any] | None = None
+    indexing_technique: str | None = None
+    doc_form: str | None = None
+    doc_language: str | None = None
+    embedding_model: str | None = None
+    embedding_model_provider: str | None = None
+    retrieval_model: dict[str, Any] | None = None
+
+
+def _rule(dataset: Dataset, options: DocumentOptions) -> dict[str, Any]:
+    raw = options.process_rule or dataset.process_rule
+    try:
+        return parse_process_rule(raw).to_wire() if raw else parse_process_rule(None).to_wire()
+    except ProcessRuleError as exc:
+        raise InvalidParamError(str(exc)) from None
+
+
+async def add_document(
+    container: Container,
+    dataset: Dataset,
+    name: str,
+    data: bytes,
+    extension: str,
+    mime_type: str,
+    options: DocumentOptions,
+) -> tuple[DatasetDocument, str]:
+    """Create a document from bytes and queue its indexing; returns it and its batch id."""
+    technique = options.indexing_technique or dataset.indexing_technique
+    if technique is None:
+        raise InvalidParamError("indexing_technique is required.")
+    if technique not in ("high_quality", "economy"):
+        raise InvalidParamError("Indexing technique is invalid.")
+    rule = _rule(dataset, options)
+    file_id = str(uuid.uuid4())
+    key = f"{dataset.workspace_id}/datasets/{dataset.id}/{file_id}"
+    await LocalBlobStore(container.settings.upload_dir).put(key, data)
+    batch = new_id().replace("-", "")[:20]
+    async with container.db.session() as session:
+        await FileRepo(session).add_upload(
+            id=file_id,
+            workspace_id=dataset.workspace_id,
+            app_id=None,
+            storage_key=key,
+            name=name,
+            size=len(data),
+            extension=extension,
+            mime_type=mime_type,
+            created_by_role="account",
+            created_by=dataset.created_by or "",
+        )
+        attached = await session.merge(dataset)
+        attached.indexing_technique = technique
+        attached.process_rule = rule
+        attached.data_source_type = attached.data_source_type or "upload_file"
+        if options.embedding_model:
+            attached.embedding_model = options.embedding_model
+        if options.embedding_model_provider:
+            attached.embedding_model_provider = options.embedding_model_provider
+        if options.retrieval_model:
+            attached.retrieval_model = options.retrieval_model
+        document = await DocumentRepo(session).create(
+            dataset_id=dataset.id,
+            batch=batch,
+            name=name,
+            data_source_info={"upload_file_id": file_id},
+            upload_file_id=file_id,
+            process_rule=rule,
+            doc_form=options.doc_form or "text_model",
+            doc_language=options.doc_language or "English",
+        )
+    container.spawn(DocumentIndexer(container).run(document.id))
+    return document, batch

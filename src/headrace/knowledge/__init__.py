@@ -1,0 +1,1 @@
+"""Knowledge bases: ingestion, splitting, indexing, retrieval."""

@@ -1,0 +1,200 @@
+"""Knowledge documents through HTTP: create from text and files, indexing progress, listing,
+reading and deleting (spec §10.2)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from tests.conftest import LiveServer
+from tests.support.upstream import ScriptedUpstream
+
+from headrace.admin import configure_provider, new_dataset_key
+
+RIVERS = (
+    "Rivers flow downhill to the sea.\n\nDeltas form where rivers meet the sea.\n\n"
+    "Lakes are still water."
+)
+
+
+@pytest.fixture
+async def key(server: LiveServer, scripted: ScriptedUpstream) -> str:
+    await configure_provider(
+        server.container.db,
+        server.container.providers,
+        server.container.cipher,
+        "openai",
+        {"api_key": "sk-test", "base_url": scripted.base_url},
+    )
+    return await new_dataset_key(server.container.db)
+
+
+async def wait_indexed(client: Any, dataset_id: str, batch: str) -> dict[str, Any]:
+    for _ in range(200):
+        status = (
+            await client.get(f"/v1/datasets/{dataset_id}/documents/{batch}/indexing-status")
+        ).json()
+        if status["data"][0]["indexing_status"] in ("completed", "error"):
+            return dict(status["data"][0])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"indexing did not finish: {status}")
+
+
+RULE = {
+    "mode": "custom",
+    "rules": {
+        "pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+        "segmentation": {"separator": "\\n\\n", "max_tokens": 100, "chunk_overlap": 0},
+    },
+}
+
+
+@pytest.mark.parametrize("technique", ["economy", "high_quality"])
+async def test_create_by_text_indexes_segments(
+    server: LiveServer, key: str, technique: str
+) -> None:
+    async with server.client(key) as client:
+        dataset = (
+            await client.post(
+                "/v1/datasets",
+                json={
+                    "name": f"Water {technique}",
+                    "embedding_model_provider": "openai",
+                    "embedding_model": "text-embedding-3-small",
+                },
+            )
+        ).json()
+        missing = await client.post(
+            f"/v1/datasets/{dataset['id']}/document/create-by-text",
+            json={"name": "rivers", "text": RIVERS},
+        )
+        created = await client.post(
+            f"/v1/datasets/{dataset['id']}/document/create-by-text",
+            json={
+                "name": "rivers",
+                "text": RIVERS,
+                "indexing_technique": technique,
+                "process_rule": RULE,
+            },
+        )
+        assert created.status_code == 200, created.text
+        body = created.json()
+        status = await wait_indexed(client, dataset["id"], body["batch"])
+        listing = (await client.get(f"/v1/datasets/{dataset['id']}/documents")).json()
+        detail = (
+            await client.get(f"/v1/datasets/{dataset['id']}/documents/{body['document']['id']}")
+        ).json()
+        refreshed = (await client.get(f"/v1/datasets/{dataset['id']}")).json()
+    assert (
+        missing.status_code == 400
+        and missing.json()["message"] == "indexing_technique is required."
+    )
+    assert body["document"]["name"] == "rivers" and body["document"]["indexing_status"] == "waiting"
+    assert body["document"]["display_status"] == "queuing"
+    assert status["indexing_status"] == "completed", status["error"]
+    assert status["total_segments"] == 3 and status["completed_segments"] == 3
+    assert listing["total"] == 1 and listing["data"][0]["display_status"] == "available"
+    assert detail["segment_count"] == 3
+    assert detail["average_segment_length"] == detail["word_count"] // 3 > 0
+    assert refreshed["document_count"] == 1 and refreshed["indexing_technique"] == technique
+
+
+async def test_create_by_file_and_failures(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (
+            await client.post(
+                "/v1/datasets", json={"name": "Files", "indexing_technique": "economy"}
+            )
+        ).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        markdown = await client.post(
+            f"{base}/document/create-by-file",
+            files={"file": ("notes.md", b"# Rivers\n\nThey flow.\n", "text/markdown")},
+            data={"data": '{"indexing_technique": "economy"}'},
+        )
+        broken = await client.post(
+            f"{base}/document/create-by-file",
+            files={"file": ("bad.pdf", b"%PDF-1.4 broken", "application/pdf")},
+        )
+        unsupported = await client.post(
+            f"{base}/document/create-by-file",
+            files={"file": ("tool.exe", b"MZ", "application/octet-stream")},
+        )
+        no_file = await client.post(f"{base}/document/create-by-file", data={"data": "{}"})
+        ok = await wait_indexed(client, dataset["id"], markdown.json()["batch"])
+        failed = await wait_indexed(client, dataset["id"], broken.json()["batch"])
+        bad_batch = await client.get(f"{base}/documents/nope/indexing-status")
+        errors = (await client.get(f"{base}/documents", params={"status": "error"})).json()
+        deleted = await client.delete(f"{base}/documents/{markdown.json()['document']['id']}")
+        after = (await client.get(f"{base}/documents")).json()
+        bad_meta = await client.get(
+            f"{base}/documents/{broken.json()['document']['id']}", params={"metadata": "x"}
+        )
+    assert markdown.status_code == 200 and ok["indexing_status"] == "completed"
+    assert failed["indexing_status"] == "error" and failed["error"] and "\n" not in failed["error"]
+    assert unsupported.status_code == 400 and unsupported.json()["code"] == "invalid_param"
+    assert no_file.status_code == 400 and no_file.json()["code"] == "no_file_uploaded"
+    assert bad_batch.status_code == 404 and bad_batch.json()["message"] == "Documents not found."
+    assert [d["name"] for d in errors["data"]] == ["bad.pdf"]
+    assert deleted.status_code == 204 and [d["name"] for d in after["data"]] == ["bad.pdf"]
+    assert bad_meta.status_code == 400 and bad_meta.json()["code"] == "invalid_metadata"
+
+
+@pytest.mark.parametrize(
+    ("technique", "method"),
+    [
+        ("economy", "keyword_search"),
+        ("high_quality", "semantic_search"),
+        ("high_quality", "hybrid_search"),
+    ],
+)
+async def test_retrieve_modes(server: LiveServer, key: str, technique: str, method: str) -> None:
+    async with server.client(key) as client:
+        dataset = (
+            await client.post(
+                "/v1/datasets",
+                json={
+                    "name": f"Search {method}",
+                    "embedding_model_provider": "openai",
+                    "embedding_model": "text-embedding-3-small",
+                },
+            )
+        ).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": technique,
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+        model = {
+            "search_method": method,
+            "reranking_enable": False,
+            "top_k": 2,
+            "score_threshold_enabled": False,
+        }
+        found = (
+            await client.post(
+                f"{base}/retrieve", json={"query": "deltas", "retrieval_model": model}
+            )
+        ).json()
+        alias = await client.post(f"{base}/hit-testing", json={"query": "deltas"})
+        empty = await client.post(f"{base}/retrieve", json={"query": " "})
+    assert found["query"] == {"content": "deltas"}
+    assert 1 <= len(found["records"]) <= 2
+    top = found["records"][0]
+    assert top["segment"]["content"] == "Deltas form where rivers meet the sea."
+    assert top["segment"]["document"]["name"] == "water"
+    assert 0 < top["score"] <= 1
+    assert alias.status_code == 200 and alias.json()["records"]
+    assert (
+        empty.status_code == 400
+        and empty.json()["message"] == "Query or attachment_ids is required"
+    )
