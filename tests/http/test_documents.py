@@ -198,3 +198,50 @@ async def test_retrieve_modes(server: LiveServer, key: str, technique: str, meth
         empty.status_code == 400
         and empty.json()["message"] == "Query or attachment_ids is required"
     )
+
+
+async def test_segments_edit_changes_retrieval(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Editable"})).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+        segments_url = f"{base}/documents/{created['document']['id']}/segments"
+        listing = (await client.get(segments_url)).json()
+        lakes = next(s for s in listing["data"] if s["content"].startswith("Lakes"))
+        before = (await client.post(f"{base}/retrieve", json={"query": "glaciers"})).json()
+        updated = await client.post(
+            f"{segments_url}/{lakes['id']}",
+            json={"segment": {"content": "Glaciers are rivers of ice."}},
+        )
+        after = (await client.post(f"{base}/retrieve", json={"query": "glaciers"})).json()
+        added = await client.post(
+            segments_url, json={"segments": [{"content": "Canals are built by people."}]}
+        )
+        invalid = await client.post(segments_url, json={"segments": []})
+        canals = (await client.post(f"{base}/retrieve", json={"query": "canals"})).json()
+        removed = await client.delete(f"{segments_url}/{lakes['id']}")
+        final = (await client.post(f"{base}/retrieve", json={"query": "glaciers"})).json()
+        fetched = await client.get(f"{segments_url}/{lakes['id']}")
+    assert listing["total"] == 3 and [s["position"] for s in listing["data"]] == [1, 2, 3]
+    assert before["records"] == []
+    assert (
+        updated.status_code == 200
+        and updated.json()["data"]["content"] == "Glaciers are rivers of ice."
+    )
+    assert [r["segment"]["id"] for r in after["records"]] == [lakes["id"]]
+    assert added.status_code == 200 and added.json()["data"][0]["position"] == 4
+    assert invalid.status_code == 400 and "error" in invalid.json()
+    assert canals["records"][0]["segment"]["content"] == "Canals are built by people."
+    assert removed.status_code == 204 and final["records"] == []
+    assert fetched.status_code == 404
