@@ -25,7 +25,7 @@ test-sqlite: install
 	$(BIN)/pytest -q
 
 test-postgres: install
-	HEADRACE_TEST_BACKEND=postgres-redis $(BIN)/pytest -q tests/http tests/store tests/coord
+	HEADRACE_TEST_BACKEND=postgres-redis $(BIN)/pytest -q tests/http tests/store tests/coord tests/workflow tests/chatflow
 
 lint: install
 	$(BIN)/ruff check src tests bench
