@@ -245,3 +245,49 @@ async def test_segments_edit_changes_retrieval(server: LiveServer, key: str) -> 
     assert canals["records"][0]["segment"]["content"] == "Canals are built by people."
     assert removed.status_code == 204 and final["records"] == []
     assert fetched.status_code == 404
+
+
+async def test_chat_app_with_dataset_cites_sources(
+    server: LiveServer, key: str, make_app: Any, scripted: ScriptedUpstream
+) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Cited"})).json()
+        created = (
+            await client.post(
+                f"/v1/datasets/{dataset['id']}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+    from tests.conftest import CHAT_DSL
+
+    config = {
+        **CHAT_DSL["model_config"],
+        "pre_prompt": "Answer briefly.",
+        "dataset_configs": {
+            "retrieval_model": "multiple",
+            "top_k": 2,
+            "datasets": {"datasets": [{"dataset": {"enabled": True, "id": dataset["id"]}}]},
+        },
+        "retriever_resource": {"enabled": True},
+    }
+    handle = await make_app({**CHAT_DSL, "model_config": config})
+    async with server.client(handle.key) as client:
+        blocking = (
+            await client.post(
+                "/v1/chat-messages",
+                json={"inputs": {}, "query": "Where do deltas form?", "user": "u"},
+            )
+        ).json()
+    resources = blocking["metadata"]["retriever_resources"]
+    assert resources and resources[0]["position"] == 1
+    assert resources[0]["dataset_id"] == dataset["id"] and resources[0]["document_name"] == "water"
+    assert resources[0]["content"] == "Deltas form where rivers meet the sea."
+    system = scripted.requests[0].json["messages"][0]["content"]
+    assert "<context>" in system and "Deltas form where rivers meet the sea." in system
+    assert system.endswith("Answer briefly.")

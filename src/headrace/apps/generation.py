@@ -13,6 +13,12 @@ from typing import Any
 from headrace.apps.app_config import AppConfig, parse_app_config
 from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
+from headrace.apps.knowledge_context import (
+    Retrieved,
+    context_text,
+    enabled_dataset_ids,
+    retrieve_many,
+)
 from headrace.apps.message_run import TurnOutcome, run_turn
 from headrace.apps.models import BoundModel
 from headrace.apps.pipeline import MessagePipeline, OpenedTurn, owner_key
@@ -46,6 +52,13 @@ class _Launch:
     stop: StopFlag
     slot: str
     cmd: TurnCommand
+    resources: list[dict[str, Any]]
+
+
+def citations_enabled(config: AppConfig) -> bool:
+    """The `retriever_resource` feature (on unless switched off)."""
+    feature = config.raw.get("retriever_resource")
+    return not isinstance(feature, dict) or bool(feature.get("enabled", True))
 
 
 class MessageService:
@@ -77,9 +90,18 @@ class MessageService:
                 config.opening_statement,
             )
             history = turn.history if app.mode != "completion" else []
+            knowledge = await self._knowledge(app, config, turn.inputs, cmd.query)
             request = LLMRequest(
                 model=config.model.name,
-                messages=build_prompt(config, app.mode, turn.inputs, cmd.query, history, images),
+                messages=build_prompt(
+                    config,
+                    app.mode,
+                    turn.inputs,
+                    cmd.query,
+                    history,
+                    images,
+                    context_text(knowledge),
+                ),
                 mode="completion" if config.model.mode == "completion" else "chat",
                 parameters=dict(config.model.completion_params),
             )
@@ -89,10 +111,23 @@ class MessageService:
             raise
         stream = RunStream(turn.envelope)
         self.c.live[turn.envelope.task_id] = stream
-        self.c.spawn(
-            self._run(stream, _Launch(pipeline, config, model, request, turn, stop, slot, cmd))
-        )
+        resources = [k.resource for k in knowledge] if citations_enabled(config) else []
+        launch = _Launch(pipeline, config, model, request, turn, stop, slot, cmd, resources)
+        self.c.spawn(self._run(stream, launch))
         return stream
+
+    async def _knowledge(
+        self, app: App, config: AppConfig, inputs: dict[str, Any], query: str
+    ) -> list[Retrieved]:
+        """Segments retrieved from the app's datasets for this turn (none without datasets)."""
+        settings = config.raw.get("dataset_configs") or {}
+        dataset_ids = enabled_dataset_ids(settings)
+        if not dataset_ids:
+            return []
+        if app.mode == "completion":
+            variable = config.raw.get("dataset_query_variable") or ""
+            query = str(inputs.get(variable) or query)
+        return await retrieve_many(self.c, app.workspace_id, dataset_ids, query, settings)
 
     async def _run(self, stream: RunStream, launch: _Launch) -> None:
         env = stream.envelope
@@ -107,6 +142,7 @@ class MessageService:
                 runs=self.c.runs,
                 stop=launch.stop,
                 deadline=self.c.settings.app_max_execution_time,
+                resources=launch.resources,
             )
         finally:
             try:

@@ -9,6 +9,7 @@ import logging
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, RunEvent
 from headrace.apps.models import BoundModel
@@ -69,6 +70,7 @@ async def run_turn(
     runs: RunRegistry,
     stop: StopFlag,
     deadline: float,
+    resources: list[dict[str, Any]] | None = None,
 ) -> TurnOutcome:
     """Stream one completion into `stream`; the outcome carries the terminal event
     (`message_end` or `error`) for the caller to push once the turn is stored."""
@@ -109,5 +111,5 @@ async def run_turn(
         time_to_first_token=None if first is None else first - started,
         time_to_generate=None if first is None else finished - first,
     )
-    outcome.terminal = MessageEndEvent(usage=outcome.usage)
+    outcome.terminal = MessageEndEvent(usage=outcome.usage, retriever_resources=resources or [])
     return outcome

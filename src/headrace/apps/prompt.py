@@ -72,24 +72,39 @@ def build_prompt(
     query: str,
     history: Sequence[Turn] = (),
     images: Sequence[ImagePart] = (),
+    context: str = "",
 ) -> tuple[PromptMessage, ...]:
-    """The messages sent to the model for one turn."""
+    """The messages sent to the model for one turn (`context`: retrieved knowledge)."""
     turns = history_window(history) if app_mode != "completion" else []
     user = PromptMessage("user", query, images=tuple(images))
     if config.prompt_type == "advanced":
-        return _advanced(config, inputs, query, turns, user)
+        return _advanced(config, inputs, query, turns, user, context)
+    pre_prompt = with_context_slot(config.pre_prompt, context)
     if app_mode == "completion":
-        text = render(config.pre_prompt, inputs, query)
-        if query and "{{#query#}}" not in config.pre_prompt:
+        text = render(pre_prompt, inputs, query, context)
+        if query and "{{#query#}}" not in pre_prompt:
             text = f"{text}\n{query}" if text else query
         return (PromptMessage("user", text, images=tuple(images)),)
     messages: list[PromptMessage] = []
-    system = render(config.pre_prompt, inputs, query)
+    system = render(pre_prompt, inputs, query, context)
     if system.strip():
         messages.append(PromptMessage("system", system))
     messages.extend(_history_messages(turns))
     messages.append(user)
     return tuple(messages)
+
+
+CONTEXT_BLOCK = (
+    "Use the knowledge between the <context></context> tags to answer. If it does not hold "
+    "the answer, say so rather than guess.\n<context>\n{{#context#}}\n</context>\n\n"
+)
+
+
+def with_context_slot(template: str, context: str) -> str:
+    """A template that shows retrieved knowledge: its own `{{#context#}}`, else a block first."""
+    if not context or "{{#context#}}" in template:
+        return template
+    return CONTEXT_BLOCK + template
 
 
 def _advanced(
@@ -98,16 +113,19 @@ def _advanced(
     query: str,
     turns: Sequence[Turn],
     user: PromptMessage,
+    context: str = "",
 ) -> tuple[PromptMessage, ...]:
     if config.model.mode == "completion" or not config.chat_prompt:
-        text = render(config.completion_prompt or config.pre_prompt, inputs, query)
+        text = render(config.completion_prompt or config.pre_prompt, inputs, query, context)
         text = text.replace("{{#histories#}}", _history_text(turns))
         return (PromptMessage("user", text, images=user.images),)
     messages: list[PromptMessage] = []
     mentions_query = False
     for role, text in config.chat_prompt:
         mentions_query = mentions_query or "{{#query#}}" in text
-        rendered = render(text, inputs, query).replace("{{#histories#}}", _history_text(turns))
+        rendered = render(text, inputs, query, context).replace(
+            "{{#histories#}}", _history_text(turns)
+        )
         safe_role: Role = role if role in ("system", "user", "assistant") else "user"  # type: ignore[assignment]
         messages.append(PromptMessage(safe_role, rendered))
     if not mentions_query:
