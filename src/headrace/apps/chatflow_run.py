@@ -48,6 +48,30 @@ def answer_files(executions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return files
 
 
+def citations(executions: list[dict[str, Any]], features: dict[str, Any]) -> list[dict[str, Any]]:
+    """`retriever_resources` from the turn's knowledge-retrieval results (when citations are on),
+    one per (dataset, document), numbered from 1."""
+    feature = features.get("retriever_resource")
+    if isinstance(feature, dict) and not feature.get("enabled", True):
+        return []
+    seen: set[tuple[Any, Any]] = set()
+    resources: list[dict[str, Any]] = []
+    for data in executions:
+        if data.get("node_type") != "knowledge-retrieval":
+            continue
+        for item in (data.get("outputs") or {}).get("result") or []:
+            meta = dict(item.get("metadata") or {})
+            key = (meta.get("dataset_id"), meta.get("document_id"))
+            if meta.get("_source") != "knowledge" or key in seen:
+                continue
+            seen.add(key)
+            meta.pop("_source", None)
+            meta.update(position=len(resources) + 1, content=item.get("content"))
+            meta["title"] = item.get("title")
+            resources.append(meta)
+    return resources
+
+
 class ConversationHistory:
     """Earlier finished turns of one conversation (for LLM memory)."""
 
@@ -182,7 +206,11 @@ class ChatflowService:
                 "workflow_finished",
                 record.finished_event_data(now(), time.perf_counter() - record.started),
             )
-            end = MessageEndEvent(usage=usage, files=answer_files(record.executions))
+            end = MessageEndEvent(
+                usage=usage,
+                files=answer_files(record.executions),
+                retriever_resources=citations(record.executions, turn.workflow.features or {}),
+            )
             if record.status == "failed":
                 outcome.status, outcome.error = "error", record.error
                 message = f"Run failed: {record.error}"
