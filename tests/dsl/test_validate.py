@@ -76,11 +76,6 @@ def test_missing_node_type() -> None:
     ("kind", "expected"),
     [
         (
-            "knowledge-retrieval",
-            "node k1 (knowledge-retrieval): knowledge-retrieval nodes arrive with the knowledge "
-            "issue; not available yet",
-        ),
-        (
             "tool",
             "node k1 (tool): tool nodes arrive with the agents/tools issue; not available yet",
         ),
@@ -114,7 +109,7 @@ def test_later_issue_types_are_refused(kind: str, expected: str) -> None:
 def test_catalogue_is_consistent() -> None:
     assert not SUPPORTED & set(LATER)
     assert {"trigger-schedule", "trigger-plugin", "knowledge-index"} <= set(LATER)
-    assert LATER["knowledge-retrieval"].issue == "knowledge"
+    assert "knowledge-retrieval" in SUPPORTED
     assert LATER["tool"].issue == LATER["agent"].issue == "agents/tools"
     assert LATER["human-input"].issue is None
     assert refusal("a", "llm") is None
@@ -298,8 +293,9 @@ def test_conversation_variables_of_every_allowed_type_pass() -> None:
 def test_refusal_message_helper() -> None:
     assert refusal_message("n", "code") is None
     assert refusal_message("n", "nope") == "node n (nope): unknown node type"
-    message = refusal_message("k", "knowledge-retrieval")
-    assert message is not None and "knowledge issue" in message
+    assert refusal_message("k", "knowledge-retrieval") is None
+    message = refusal_message("k", "tool")
+    assert message is not None and "agents/tools issue" in message
 
 
 def test_messages_stay_on_one_line_with_odd_ids() -> None:

@@ -291,3 +291,74 @@ async def test_chat_app_with_dataset_cites_sources(
     system = scripted.requests[0].json["messages"][0]["content"]
     assert "<context>" in system and "Deltas form where rivers meet the sea." in system
     assert system.endswith("Answer briefly.")
+
+
+KNOWLEDGE_CHATFLOW = """
+app: {{mode: advanced-chat, name: Knowledge chat}}
+kind: app
+version: 0.6.0
+workflow:
+  features: {{retriever_resource: {{enabled: true}}}}
+  graph:
+    nodes:
+    - {{id: start, data: {{type: start, title: Start, variables: []}}}}
+    - id: kr
+      data:
+        type: knowledge-retrieval
+        title: Search
+        query_variable_selector: [sys, query]
+        dataset_ids: ['{dataset_id}']
+        retrieval_mode: multiple
+        multiple_retrieval_config: {{top_k: 2, reranking_enable: false}}
+    - id: llm
+      data:
+        type: llm
+        title: LLM
+        model: {{provider: openai, name: gpt-4o-mini, mode: chat, completion_params: {{}}}}
+        prompt_template:
+        - {{role: system, text: 'Context: {{{{#context#}}}}'}}
+        - {{role: user, text: '{{{{#sys.query#}}}}'}}
+        context: {{enabled: true, variable_selector: [kr, result]}}
+    - {{id: answer, data: {{type: answer, title: Answer, answer: '{{{{#llm.text#}}}}'}}}}
+    edges:
+    - {{source: start, target: kr}}
+    - {{source: kr, target: llm}}
+    - {{source: llm, target: answer}}
+"""
+
+
+async def test_chatflow_knowledge_retrieval_cites_sources(
+    server: LiveServer, key: str, scripted: ScriptedUpstream
+) -> None:
+    from headrace.admin import import_app, new_app_key
+
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Flow"})).json()
+        created = (
+            await client.post(
+                f"/v1/datasets/{dataset['id']}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+    container = server.container
+    app = await import_app(
+        container.db, KNOWLEDGE_CHATFLOW.format(dataset_id=dataset["id"]), container.cipher
+    )
+    app_key = await new_app_key(container.db, app.id)
+    async with server.client(app_key) as client:
+        reply = (
+            await client.post(
+                "/v1/chat-messages", json={"inputs": {}, "query": "lakes", "user": "u"}
+            )
+        ).json()
+    resources = reply["metadata"]["retriever_resources"]
+    assert [r["content"] for r in resources] == ["Lakes are still water."]
+    assert resources[0]["position"] == 1 and resources[0]["document_name"] == "water"
+    system = scripted.requests[0].json["messages"][0]["content"]
+    assert system.startswith("Context: Lakes are still water.")

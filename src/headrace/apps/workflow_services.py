@@ -9,6 +9,7 @@ from typing import Any
 
 from headrace.apps.file_inputs import family_of
 from headrace.apps.file_objects import file_object
+from headrace.apps.knowledge_context import retrieve_many
 from headrace.apps.models import BoundModel, ModelGateway
 from headrace.container import Container
 from headrace.store.blobs import LocalBlobStore
@@ -110,6 +111,40 @@ class WorkspaceFiles:
         return await LocalBlobStore(self.container.settings.upload_dir).get(upload.storage_key)
 
 
+class WorkspaceKnowledge:
+    """Dataset retrieval for one workspace, shaped as knowledge-retrieval results."""
+
+    def __init__(self, container: Container, workspace_id: str) -> None:
+        self.container = container
+        self.workspace_id = workspace_id
+
+    async def retrieve(
+        self, dataset_ids: list[str], query: str, settings: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Result items with `_source: knowledge` metadata, best first."""
+        found = await retrieve_many(self.container, self.workspace_id, dataset_ids, query, settings)
+        items = []
+        for item in found:
+            resource = item.resource
+            items.append(
+                {
+                    "content": item.content,
+                    "title": resource["document_name"],
+                    "files": [],
+                    "metadata": {
+                        "_source": "knowledge",
+                        **{
+                            k: v
+                            for k, v in resource.items()
+                            if k not in ("content", "files", "title")
+                        },
+                        "retriever_from": "workflow",
+                    },
+                }
+            )
+        return items
+
+
 def run_services(
     container: Container, app: App, end_user_id: str, secrets: frozenset[str]
 ) -> Services:
@@ -119,6 +154,7 @@ def run_services(
     return Services(
         models=WorkspaceModels(gateway, app.workspace_id),
         files=WorkspaceFiles(container, app, end_user_id),
+        knowledge=WorkspaceKnowledge(container, app.workspace_id),
         limits=EngineLimits(
             max_steps=settings.workflow_max_steps,
             max_execution_time=settings.workflow_max_execution_time,

@@ -30,6 +30,7 @@ SUPPORTED: frozenset[str] = frozenset(
         "question-classifier",
         "list-operator",
         "document-extractor",
+        "knowledge-retrieval",
         "iteration",
         "iteration-start",
         "loop",
@@ -39,7 +40,6 @@ SUPPORTED: frozenset[str] = frozenset(
 )
 """`data.type` strings Headrace's workflow engine runs."""
 
-KNOWLEDGE_ISSUE = "knowledge"
 AGENTS_TOOLS_ISSUE = "agents/tools"
 
 
@@ -56,7 +56,6 @@ _TRIGGER = LaterType(None, "trigger nodes", "use a start node")
 _PIPELINE = LaterType(None, "knowledge-pipeline nodes", "they belong to pipelines, not apps")
 
 LATER: Mapping[str, LaterType] = {
-    "knowledge-retrieval": LaterType(KNOWLEDGE_ISSUE, "knowledge-retrieval nodes"),
     "tool": LaterType(AGENTS_TOOLS_ISSUE, "tool nodes"),
     "agent": LaterType(AGENTS_TOOLS_ISSUE, "agent nodes"),
     "human-input": LaterType(None, "human-input nodes"),

@@ -57,6 +57,16 @@ class ConversationAccess(Protocol):
         ...
 
 
+class KnowledgeAccess(Protocol):
+    """Retrieval from the workspace's datasets (knowledge-retrieval nodes)."""
+
+    async def retrieve(
+        self, dataset_ids: list[str], query: str, settings: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Result items `{content, title, files, metadata}`, best first."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EngineLimits:
     """Run limits (dsl.md §2.5)."""
@@ -73,6 +83,7 @@ class Services:
     models: ModelAccess | None = None
     files: FileAccess | None = None
     conversation: ConversationAccess | None = None
+    knowledge: KnowledgeAccess | None = None
     limits: EngineLimits = field(default_factory=EngineLimits)
     #: Per-node-type settings (e.g. egress policy for http-request, sandbox limits for code).
     settings: dict[str, Any] = field(default_factory=dict)

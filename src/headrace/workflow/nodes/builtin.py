@@ -13,6 +13,7 @@ from headrace.workflow.nodes.end import EndNode
 from headrace.workflow.nodes.http_request import HttpRequestNode
 from headrace.workflow.nodes.if_else import IfElseNode
 from headrace.workflow.nodes.iteration import IterationNode
+from headrace.workflow.nodes.knowledge_retrieval import KnowledgeRetrievalNode
 from headrace.workflow.nodes.list_operator import ListOperatorNode
 from headrace.workflow.nodes.llm import LLMNode
 from headrace.workflow.nodes.loop import LoopNode
@@ -34,6 +35,7 @@ BUILTIN_NODES: tuple[type[Node], ...] = (
     CodeNode,
     HttpRequestNode,
     DocumentExtractorNode,
+    KnowledgeRetrievalNode,
     VariableAggregatorNode,
     AssignerV1Node,
     AssignerV2Node,
