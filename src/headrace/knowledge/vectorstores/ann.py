@@ -137,7 +137,7 @@ class AnnIndex:
         count = min(count, self.size)
         if count <= 0:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32)
-        self._set_expansion(max(self.params.expansion_search, count))
+        self._set_expansion(max(self.params.expansion_search, 2 * count))
         matches = self._ix.search(vector.reshape(-1), count, exact=exact)
         keys = np.asarray(matches.keys, dtype=np.uint64)
         similarity = 1.0 - np.asarray(matches.distances, dtype=np.float32)
