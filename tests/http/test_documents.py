@@ -362,3 +362,46 @@ async def test_chatflow_knowledge_retrieval_cites_sources(
     assert resources[0]["position"] == 1 and resources[0]["document_name"] == "water"
     system = scripted.requests[0].json["messages"][0]["content"]
     assert system.startswith("Context: Lakes are still water.")
+
+
+async def test_document_status_actions(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Statuses"})).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+        ids = {"document_ids": [created["document"]["id"]]}
+
+        async def hits() -> int:
+            return len(
+                (await client.post(f"{base}/retrieve", json={"query": "deltas"})).json()["records"]
+            )
+
+        found = await hits()
+        disabled = await client.patch(f"{base}/documents/status/disable", json=ids)
+        while_disabled = await hits()
+        shown = (await client.get(f"{base}/documents")).json()["data"][0]["display_status"]
+        await client.patch(f"{base}/documents/status/enable", json=ids)
+        enabled_again = await hits()
+        await client.patch(f"{base}/documents/status/archive", json=ids)
+        archived = await hits()
+        delete_archived = await client.delete(f"{base}/documents/{created['document']['id']}")
+        bad = await client.patch(f"{base}/documents/status/explode", json=ids)
+    assert found == 1 and disabled.json() == {"result": "success"}
+    assert while_disabled == 0 and shown == "disabled"
+    assert enabled_again == 1 and archived == 0
+    assert (
+        delete_archived.status_code == 403
+        and delete_archived.json()["code"] == "archived_document_immutable"
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_action"

@@ -19,6 +19,7 @@ from headrace.apps.uploads import check_size, check_upload, size_limit_bytes
 from headrace.errors import (
     ArchivedDocumentImmutableError,
     DocumentIndexingError,
+    InvalidActionError,
     InvalidMetadataError,
     InvalidParamError,
     NoFileUploadedError,
@@ -31,7 +32,7 @@ from headrace.http.deps import container_of, json_body, validate, workspace_from
 from headrace.knowledge.indexing import UNFINISHED, DocumentIndexer
 from headrace.store.repos.documents import DocumentRepo
 from headrace.store.tables import ChildChunk, DatasetDocument, DocumentSegment
-from headrace.store.tables.base import to_unix
+from headrace.store.tables.base import to_unix, utcnow
 
 router = APIRouter()
 Workspace = Annotated[str, Depends(workspace_from_dataset_key)]
@@ -257,3 +258,45 @@ async def delete_document(
         )
         await session.execute(delete(DatasetDocument).where(DatasetDocument.id == document.id))
     return Response(status_code=204)
+
+
+class DocumentIds(BaseModel):
+    """Body of the status actions."""
+
+    document_ids: list[str] = Field(min_length=1)
+
+
+STATUS_ACTIONS = ("enable", "disable", "archive", "un_archive")
+
+
+@router.patch(
+    "/datasets/{dataset_id}/documents/status/{action}", summary="Enable, disable or archive"
+)
+async def document_status(
+    request: Request, dataset_id: uuid.UUID, action: str, workspace_id: Workspace
+) -> dict[str, str]:
+    """Apply a status action to documents (retrieval skips disabled and archived ones)."""
+    if action not in STATUS_ACTIONS:
+        raise InvalidActionError(f"Invalid action: {action}")
+    payload = validate(DocumentIds, await json_body(request))
+    async with container_of(request).db.session() as session:
+        dataset = await load_dataset(session, workspace_id, dataset_id)
+        repo = DocumentRepo(session)
+        documents = [
+            await repo.get(dataset.id, document_id) for document_id in payload.document_ids
+        ]
+        for document in documents:
+            if document is None:
+                raise NotFoundError("Document Not Exists.")
+            if document.indexing_status in UNFINISHED:
+                raise InvalidActionError(
+                    f"Document:{document.name} is being indexed, please try again later"
+                )
+        for document in documents:
+            assert document is not None
+            if action in ("enable", "disable"):
+                document.enabled = action == "enable"
+                document.disabled_at = None if document.enabled else utcnow()
+            else:
+                document.archived = action == "archive"
+    return {"result": "success"}
