@@ -56,7 +56,7 @@ _EMAIL = re.compile(
 )
 _TARGET = r"[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*"
 _MD_LINK = re.compile(
-    rf"!?\[([^\[\]\n]*)\]\(\s*<?(?:{_SCHEME}|mailto:){_TARGET}>?"
+    rf"!?\[([^\[\]\n]*)\]\(\s*(?:<(?:{_SCHEME}|mailto:)[^<>\n]*>|(?:{_SCHEME}|mailto:){_TARGET})"
     r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)",
     re.IGNORECASE,
 )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 
 from headrace.extract import ExtractionError, extract_text_async
-from headrace.knowledge.cleaning import clean
 from headrace.knowledge.keyword import KeywordDoc
 from headrace.knowledge.process_rules import (
     ProcessRuleError,
@@ -140,9 +139,9 @@ class DocumentIndexer:
             else default_process_rule()
         )
         await self._set(document.id, indexing_status="cleaning", parsing_completed_at=utcnow())
-        cleaned = clean(text, rule)
+        # `split_document` applies the rule's cleaning before splitting.
         await self._set(document.id, indexing_status="splitting", cleaning_completed_at=utcnow())
-        chunks = await asyncio.to_thread(split_document, cleaned, rule)
+        chunks = await asyncio.to_thread(split_document, text, rule)
         if not chunks:
             raise IndexingError("The document has no text to index.")
         await self._set(document.id, indexing_status="indexing", splitting_completed_at=utcnow())
