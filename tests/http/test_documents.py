@@ -405,3 +405,74 @@ async def test_document_status_actions(server: LiveServer, key: str) -> None:
         and delete_archived.json()["code"] == "archived_document_immutable"
     )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_action"
+
+
+HIERARCHICAL = {
+    "mode": "hierarchical",
+    "rules": {
+        "pre_processing_rules": [],
+        "segmentation": {"separator": "\\n\\n", "max_tokens": 200},
+        "parent_mode": "paragraph",
+        "subchunk_segmentation": {"separator": ".", "max_tokens": 50},
+    },
+}
+
+
+async def test_parent_child_retrieval_and_child_chunks(server: LiveServer, key: str) -> None:
+    text = "Rivers flow downhill. They reach the sea.\n\nLakes are still. Ponds are small."
+    async with server.client(key) as client:
+        dataset = (
+            await client.post(
+                "/v1/datasets",
+                json={
+                    "name": "Nested",
+                    "embedding_model_provider": "openai",
+                    "embedding_model": "text-embedding-3-small",
+                },
+            )
+        ).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "nested",
+                    "text": text,
+                    "indexing_technique": "high_quality",
+                    "doc_form": "hierarchical_model",
+                    "process_rule": HIERARCHICAL,
+                },
+            )
+        ).json()
+        status = await wait_indexed(client, dataset["id"], created["batch"])
+        segments_url = f"{base}/documents/{created['document']['id']}/segments"
+        segments = (await client.get(segments_url)).json()["data"]
+        lakes = next(s for s in segments if s["content"].startswith("Lakes"))
+        children_url = f"{segments_url}/{lakes['id']}/child_chunks"
+        children = (await client.get(children_url)).json()
+        added = await client.post(children_url, json={"content": "Wetlands hold water"})
+        found = (
+            await client.post(
+                f"{base}/retrieve",
+                json={
+                    "query": "wetlands hold water",
+                    "retrieval_model": {"search_method": "semantic_search", "top_k": 1},
+                },
+            )
+        ).json()
+        child_id = added.json()["data"]["id"]
+        patched = await client.patch(
+            f"{children_url}/{child_id}", json={"content": "Marshes hold water"}
+        )
+        removed = await client.delete(f"{children_url}/{child_id}")
+        after = (await client.get(children_url)).json()
+    assert status["indexing_status"] == "completed" and len(segments) == 2
+    # The subchunk separator is a hard delimiter and is dropped, as in Dify.
+    assert [c["content"] for c in lakes["child_chunks"]] == ["Lakes are still", "Ponds are small"]
+    assert children["total"] == 2 and children["total_pages"] == 1
+    assert added.status_code == 200 and added.json()["data"]["type"] == "customized"
+    record = found["records"][0]
+    assert record["segment"]["id"] == lakes["id"]
+    assert record["child_chunks"][0]["content"] == "Wetlands hold water"  # best child first
+    assert patched.json()["data"]["content"] == "Marshes hold water"
+    assert removed.status_code == 204 and after["total"] == 2

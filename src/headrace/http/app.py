@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from headrace import __version__
 from headrace.container import Container
+from headrace.http.dataset_api import child_chunks as child_routes
 from headrace.http.dataset_api import datasets as dataset_routes
 from headrace.http.dataset_api import documents as document_routes
 from headrace.http.dataset_api import retrieval as retrieval_routes
@@ -74,7 +75,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for router in service:
         app.include_router(router, prefix="/v1", tags=["service-api"])
     # Tag routes first: `/datasets/tags` must not be taken for `/datasets/{dataset_id}`.
-    knowledge = (tag_routes, dataset_routes, document_routes, segment_routes, retrieval_routes)
+    knowledge = (
+        tag_routes,
+        dataset_routes,
+        document_routes,
+        segment_routes,
+        child_routes,
+        retrieval_routes,
+    )
     for router in (module.router for module in knowledge):
         app.include_router(router, prefix="/v1", tags=["knowledge-api"])
 

@@ -202,8 +202,9 @@ class DocumentIndexer:
                     for child in chunk.children
                 ]
                 session.add(segment)
-                session.add_all(children)
                 stored.append((segment, children))
+            await session.flush()  # parents first: child rows reference them
+            session.add_all([child for _, children in stored for child in children])
         return stored
 
     async def index_segments(

@@ -65,20 +65,12 @@ async def retrieve_segments(
             "doc_type": None,
             "doc_metadata": document.doc_metadata or None,
         }
-        matched = dict(result.child_ids)
         records.append(
             {
                 "segment": body,
-                "child_chunks": [
-                    {
-                        "id": c.id,
-                        "content": c.content,
-                        "position": c.position,
-                        "score": matched[c.id],
-                    }
-                    for c in children.get(segment.id, [])
-                    if c.id in matched
-                ],
+                "child_chunks": matched_children(
+                    children.get(segment.id, []), dict(result.child_ids)
+                ),
                 "score": result.score,
                 "tsne_position": None,
                 "files": [],
@@ -86,3 +78,13 @@ async def retrieve_segments(
             }
         )
     return {"query": {"content": query}, "records": records}
+
+
+def matched_children(children: list[Any], scores: dict[str, float]) -> list[dict[str, Any]]:
+    """The child chunks that matched the query, best first."""
+    found = [
+        {"id": c.id, "content": c.content, "position": c.position, "score": scores[c.id]}
+        for c in children
+        if c.id in scores
+    ]
+    return sorted(found, key=lambda c: -float(c["score"]))

@@ -68,9 +68,10 @@ async def _document(
     return dataset, document
 
 
-async def _reindex(
+async def reindex(
     request: Request, dataset: Dataset, document: DatasetDocument, segment_ids: list[str]
 ) -> None:
+    """Replace the index entries of segments (and their child chunks) with fresh ones."""
     container = container_of(request)
     async with container.db.session() as session:
         repo = DocumentRepo(session)
@@ -106,7 +107,7 @@ async def list_segments(
         repo = DocumentRepo(session)
         rows, total = await repo.segments(document.id, page, limit, keyword, status or [])
         children = await repo.children([r.id for r in rows])
-    data = [segment_body(r, [_child(c) for c in children.get(r.id, [])]) for r in rows]
+    data = [segment_body(r, [child_body(c) for c in children.get(r.id, [])]) for r in rows]
     return {
         "data": data,
         "doc_form": document.doc_form,
@@ -117,7 +118,8 @@ async def list_segments(
     }
 
 
-def _child(chunk: ChildChunk) -> dict[str, Any]:
+def child_body(chunk: ChildChunk) -> dict[str, Any]:
+    """ChildChunk."""
     return {
         "id": chunk.id,
         "segment_id": chunk.segment_id,
@@ -168,7 +170,7 @@ async def add_segments(
             segment.index_node_id = segment.id
             session.add(segment)
             created.append(segment)
-    await _reindex(request, dataset, document, [s.id for s in created])
+    await reindex(request, dataset, document, [s.id for s in created])
     return JSONResponse({"data": [segment_body(s) for s in created], "doc_form": document.doc_form})
 
 
@@ -189,7 +191,7 @@ async def get_segment(
             raise NotFoundError("Segment not found.")
         children = await repo.children([segment.id])
     return {
-        "data": segment_body(segment, [_child(c) for c in children.get(segment.id, [])]),
+        "data": segment_body(segment, [child_body(c) for c in children.get(segment.id, [])]),
         "doc_form": document.doc_form,
     }
 
@@ -223,7 +225,7 @@ async def update_segment(
         if changes.enabled is not None:
             segment.enabled = changes.enabled
         segment.updated_at = utcnow()
-    await _reindex(request, dataset, document, [segment.id])
+    await reindex(request, dataset, document, [segment.id])
     return {"data": segment_body(segment), "doc_form": document.doc_form}
 
 
