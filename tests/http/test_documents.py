@@ -4,8 +4,10 @@ reading and deleting (spec §10.2)."""
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
+import docx
 import pytest
 from tests.conftest import LiveServer
 from tests.support.upstream import ScriptedUpstream
@@ -476,3 +478,51 @@ async def test_parent_child_retrieval_and_child_chunks(server: LiveServer, key: 
     assert record["child_chunks"][0]["content"] == "Wetlands hold water"  # best child first
     assert patched.json()["data"]["content"] == "Marshes hold water"
     assert removed.status_code == 204 and after["total"] == 2
+
+
+async def test_pdf_docx_and_markdown_uploads_index_and_retrieve(
+    server: LiveServer, key: str
+) -> None:
+    from tests.extract.builders import make_pdf
+
+    document = docx.Document()
+    document.add_paragraph("Lakes are bodies of still water.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+
+    files = {
+        "rivers.pdf": (
+            make_pdf([["Rivers carry water to the sea."], ["Estuaries mix salt and fresh water."]]),
+            "application/pdf",
+        ),
+        "lakes.docx": (
+            buffer.getvalue(),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        "ponds.md": (b"# Ponds\n\nPonds are small and shallow.\n", "text/markdown"),
+    }
+    async with server.client(key) as client:
+        dataset = (
+            await client.post(
+                "/v1/datasets", json={"name": "Uploads", "indexing_technique": "economy"}
+            )
+        ).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        batches = {}
+        for name, (data, mime) in files.items():
+            response = await client.post(
+                f"{base}/document/create-by-file", files={"file": (name, data, mime)}
+            )
+            assert response.status_code == 200, response.text
+            batches[name] = response.json()["batch"]
+        statuses = {
+            name: await wait_indexed(client, dataset["id"], batch)
+            for name, batch in batches.items()
+        }
+        estuaries = (await client.post(f"{base}/retrieve", json={"query": "estuaries"})).json()
+        lakes = (await client.post(f"{base}/retrieve", json={"query": "still water lakes"})).json()
+        ponds = (await client.post(f"{base}/retrieve", json={"query": "shallow ponds"})).json()
+    assert all(s["indexing_status"] == "completed" for s in statuses.values()), statuses
+    assert estuaries["records"][0]["segment"]["document"]["name"] == "rivers.pdf"
+    assert lakes["records"][0]["segment"]["document"]["name"] == "lakes.docx"
+    assert ponds["records"][0]["segment"]["document"]["name"] == "ponds.md"
