@@ -526,3 +526,72 @@ async def test_pdf_docx_and_markdown_uploads_index_and_retrieve(
     assert estuaries["records"][0]["segment"]["document"]["name"] == "rivers.pdf"
     assert lakes["records"][0]["segment"]["document"]["name"] == "lakes.docx"
     assert ponds["records"][0]["segment"]["document"]["name"] == "ponds.md"
+
+
+async def test_metadata_fields_and_document_values(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Meta"})).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        await wait_indexed(client, dataset["id"], created["batch"])
+        field = await client.post(f"{base}/metadata", json={"type": "string", "name": "region"})
+        duplicate = await client.post(f"{base}/metadata", json={"type": "string", "name": "region"})
+        built_in_name = await client.post(
+            f"{base}/metadata", json={"type": "string", "name": "source"}
+        )
+        field_id = field.json()["id"]
+        document_id = created["document"]["id"]
+        written = await client.post(
+            f"{base}/documents/metadata",
+            json={
+                "operation_data": [
+                    {
+                        "document_id": document_id,
+                        "metadata_list": [{"id": field_id, "name": "region", "value": "alps"}],
+                    }
+                ]
+            },
+        )
+        listed = (await client.get(f"{base}/metadata")).json()
+        renamed = (await client.patch(f"{base}/metadata/{field_id}", json={"name": "area"})).json()
+        only = (
+            await client.get(f"{base}/documents/{document_id}", params={"metadata": "only"})
+        ).json()
+        built_in = (await client.get(f"{base}/metadata/built-in")).json()
+        enabled = await client.post(f"{base}/metadata/built-in/enable")
+        removed = await client.delete(f"{base}/metadata/{field_id}")
+        after = (await client.get(f"{base}/metadata")).json()
+    assert field.status_code == 201 and field.json()["name"] == "region"
+    assert (
+        duplicate.status_code == 400
+        and duplicate.json()["message"] == "Metadata name already exists."
+    )
+    assert built_in_name.json()["message"] == "Metadata name already exists in Built-in fields."
+    assert written.json() == {"result": "success"}
+    assert listed["doc_metadata"] == [
+        {"id": field_id, "name": "region", "type": "string", "count": 1}
+    ]
+    assert renamed == {"id": field_id, "type": "string", "name": "area"}
+    assert only["doc_metadata"][0]["name"] == "area" and only["doc_metadata"][0]["value"] == "alps"
+    assert [f["name"] for f in built_in["fields"]] == [
+        "document_name",
+        "uploader",
+        "upload_date",
+        "last_update_date",
+        "source",
+    ]
+    assert enabled.json() == {"result": "success"}
+    assert removed.status_code == 204 and after == {
+        "doc_metadata": [],
+        "built_in_field_enabled": True,
+    }

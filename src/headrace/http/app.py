@@ -15,6 +15,7 @@ from headrace.container import Container
 from headrace.http.dataset_api import child_chunks as child_routes
 from headrace.http.dataset_api import datasets as dataset_routes
 from headrace.http.dataset_api import documents as document_routes
+from headrace.http.dataset_api import metadata as metadata_routes
 from headrace.http.dataset_api import retrieval as retrieval_routes
 from headrace.http.dataset_api import segments as segment_routes
 from headrace.http.dataset_api import tags as tag_routes
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     knowledge = (
         tag_routes,
         dataset_routes,
+        metadata_routes,
         document_routes,
         segment_routes,
         child_routes,
