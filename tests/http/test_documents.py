@@ -595,3 +595,55 @@ async def test_metadata_fields_and_document_values(server: LiveServer, key: str)
         "doc_metadata": [],
         "built_in_field_enabled": True,
     }
+
+
+async def test_retrieve_with_metadata_filter(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Filtered"})).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        field_id = (
+            await client.post(f"{base}/metadata", json={"type": "string", "name": "region"})
+        ).json()["id"]
+        ids = {}
+        for region in ("alps", "andes"):
+            created = (
+                await client.post(
+                    f"{base}/document/create-by-text",
+                    json={
+                        "name": region,
+                        "text": f"Mountain rivers of the {region}.",
+                        "indexing_technique": "economy",
+                    },
+                )
+            ).json()
+            await wait_indexed(client, dataset["id"], created["batch"])
+            ids[region] = created["document"]["id"]
+            await client.post(
+                f"{base}/documents/metadata",
+                json={
+                    "operation_data": [
+                        {
+                            "document_id": ids[region],
+                            "metadata_list": [{"id": field_id, "name": "region", "value": region}],
+                        }
+                    ]
+                },
+            )
+        model = {
+            "search_method": "keyword_search",
+            "top_k": 5,
+            "metadata_filtering_conditions": {
+                "logical_operator": "and",
+                "conditions": [{"name": "region", "comparison_operator": "is", "value": "andes"}],
+            },
+        }
+        unfiltered = (
+            await client.post(f"{base}/retrieve", json={"query": "mountain rivers"})
+        ).json()
+        filtered = (
+            await client.post(
+                f"{base}/retrieve", json={"query": "mountain rivers", "retrieval_model": model}
+            )
+        ).json()
+    assert {r["segment"]["document"]["name"] for r in unfiltered["records"]} == {"alps", "andes"}
+    assert [r["segment"]["document"]["name"] for r in filtered["records"]] == ["andes"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headrace.knowledge.indexing import embed_texts
+from headrace.knowledge.metadata_filter import metadata_matches
 from headrace.knowledge.vectorstores.base import Hit
 from headrace.providers.registry import canonical_provider_id
 from headrace.store.repos.credentials import CredentialRepo
@@ -71,8 +72,28 @@ async def retrieve(
     if settings.get("score_threshold_enabled") and settings.get("score_threshold") is not None:
         threshold = float(settings["score_threshold"])
         results = [r for r in results if r.score >= threshold]
+    filtering = settings.get("metadata_filtering_conditions")
+    if filtering and (filtering.get("conditions") or []):
+        results = await _filter_by_metadata(container, results, filtering)
     results.sort(key=lambda r: (-r.score, r.segment_id))
     return results[:top_k]
+
+
+async def _filter_by_metadata(
+    container: Container, results: list[ScoredSegment], filtering: Mapping[str, Any]
+) -> list[ScoredSegment]:
+    async with container.db.session() as session:
+        repo = DocumentRepo(session)
+        segments = await repo.segments_by_ids([r.segment_id for r in results])
+        documents = await repo.documents_by_ids([s.document_id for s in segments.values()])
+    allowed = {
+        d.id for d in documents.values() if metadata_matches(d.doc_metadata or {}, filtering)
+    }
+    return [
+        r
+        for r in results
+        if r.segment_id in segments and segments[r.segment_id].document_id in allowed
+    ]
 
 
 async def _combine(
