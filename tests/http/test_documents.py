@@ -647,3 +647,50 @@ async def test_retrieve_with_metadata_filter(server: LiveServer, key: str) -> No
         ).json()
     assert {r["segment"]["document"]["name"] for r in unfiltered["records"]} == {"alps", "andes"}
     assert [r["segment"]["document"]["name"] for r in filtered["records"]] == ["andes"]
+
+
+async def test_update_by_text_and_file(server: LiveServer, key: str) -> None:
+    async with server.client(key) as client:
+        dataset = (await client.post("/v1/datasets", json={"name": "Updated"})).json()
+        base = f"/v1/datasets/{dataset['id']}"
+        created = (
+            await client.post(
+                f"{base}/document/create-by-text",
+                json={
+                    "name": "water",
+                    "text": RIVERS,
+                    "indexing_technique": "economy",
+                    "process_rule": RULE,
+                },
+            )
+        ).json()
+        document_id = created["document"]["id"]
+        await wait_indexed(client, dataset["id"], created["batch"])
+        by_text = await client.post(
+            f"{base}/documents/{document_id}/update-by-text",
+            json={"name": "ice", "text": "Glaciers grind rock."},
+        )
+        assert by_text.status_code == 200, by_text.text
+        await wait_indexed(client, dataset["id"], by_text.json()["batch"])
+        glaciers = (await client.post(f"{base}/retrieve", json={"query": "glaciers"})).json()
+        deltas = (await client.post(f"{base}/retrieve", json={"query": "deltas"})).json()
+        by_file = await client.patch(
+            f"{base}/documents/{document_id}",
+            files={"file": ("snow.md", b"Snow melts in spring.", "text/markdown")},
+        )
+        await wait_indexed(client, dataset["id"], by_file.json()["batch"])
+        snow = (await client.post(f"{base}/retrieve", json={"query": "snow"})).json()
+        wrong_type = await client.patch(
+            f"{base}/documents/{document_id}",
+            files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+        )
+        no_name = await client.post(
+            f"{base}/documents/{document_id}/update-by-text", json={"text": "x"}
+        )
+    assert by_text.json()["document"]["name"] == "ice"
+    assert [r["segment"]["content"] for r in glaciers["records"]] == ["Glaciers grind rock."]
+    assert deltas["records"] == []
+    assert by_file.json()["document"]["name"] == "snow.md"
+    assert snow["records"][0]["segment"]["document"]["name"] == "snow.md"
+    assert wrong_type.status_code == 415 and wrong_type.json()["code"] == "unsupported_file_type"
+    assert no_name.status_code == 400

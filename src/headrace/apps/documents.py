@@ -94,3 +94,54 @@ async def add_document(
         )
     container.spawn(DocumentIndexer(container).run(document.id))
     return document, batch
+
+
+async def replace_document(
+    container: Container,
+    dataset: Dataset,
+    document: DatasetDocument,
+    content: tuple[str, bytes, str, str] | None,
+    options: DocumentOptions,
+) -> str:
+    """Give a document new content and/or rules and index it again; returns the new batch.
+
+    `content` is (name, bytes, extension, mime type), or None to re-index with new rules only.
+    """
+    rule = _rule(dataset, options) if options.process_rule else document.process_rule
+    batch = new_id().replace("-", "")[:20]
+    upload_id = document.upload_file_id
+    if content is not None:
+        name, data, extension, mime_type = content
+        upload_id = str(uuid.uuid4())
+        key = f"{dataset.workspace_id}/datasets/{dataset.id}/{upload_id}"
+        await LocalBlobStore(container.settings.upload_dir).put(key, data)
+        async with container.db.session() as session:
+            await FileRepo(session).add_upload(
+                id=upload_id,
+                workspace_id=dataset.workspace_id,
+                app_id=None,
+                storage_key=key,
+                name=name,
+                size=len(data),
+                extension=extension,
+                mime_type=mime_type,
+                created_by_role="account",
+                created_by=dataset.created_by or "",
+            )
+    async with container.db.session() as session:
+        attached = await session.merge(document)
+        if content is not None:
+            attached.name = content[0]
+            attached.upload_file_id = upload_id
+            attached.data_source_info = {"upload_file_id": upload_id}
+        attached.process_rule = rule
+        if options.doc_form:
+            attached.doc_form = options.doc_form
+        if options.doc_language:
+            attached.doc_language = options.doc_language
+        attached.batch = batch
+        attached.indexing_status = "waiting"
+        attached.error = None
+        attached.completed_at = None
+    container.spawn(DocumentIndexer(container).run(document.id))
+    return batch

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from headrace.apps.documents import DocumentOptions, add_document
+from headrace.apps.documents import DocumentOptions, add_document, replace_document
 from headrace.apps.knowledge_views import document_body
 from headrace.apps.uploads import check_size, check_upload, size_limit_bytes
 from headrace.errors import (
@@ -25,6 +25,7 @@ from headrace.errors import (
     NoFileUploadedError,
     NotFoundError,
     TooManyFilesError,
+    UnsupportedFileTypeError,
 )
 from headrace.extract import is_supported
 from headrace.http.dataset_api.datasets import load_dataset
@@ -300,3 +301,93 @@ async def document_status(
             else:
                 document.archived = action == "archive"
     return {"result": "success"}
+
+
+class TextUpdate(_Options):
+    """Body of update-by-text."""
+
+    name: str | None = Field(None, min_length=1, max_length=255)
+    text: str | None = None
+
+
+async def _editable(
+    request: Request, workspace_id: str, dataset_id: uuid.UUID, document_id: uuid.UUID
+) -> Any:
+    async with container_of(request).db.session() as session:
+        dataset = await load_dataset(session, workspace_id, dataset_id)
+        document = await DocumentRepo(session).get(dataset.id, str(document_id))
+    if document is None:
+        raise NotFoundError("Document Not Exists.")
+    if document.archived:
+        raise ArchivedDocumentImmutableError()
+    if document.indexing_status in UNFINISHED:
+        raise DocumentIndexingError()
+    return dataset, document
+
+
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update-by-text",
+    summary="Replace a document's text",
+)
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update_by_text", include_in_schema=False
+)
+async def update_by_text(
+    request: Request, dataset_id: uuid.UUID, document_id: uuid.UUID, workspace_id: Workspace
+) -> dict[str, Any]:
+    """New text (and/or rules) for a document; it is indexed again."""
+    payload = validate(TextUpdate, await json_body(request))
+    if payload.text is not None and not payload.name:
+        raise InvalidParamError("name is required when text is given")
+    container = container_of(request)
+    dataset, document = await _editable(request, workspace_id, dataset_id, document_id)
+    content = None
+    if payload.text is not None:
+        content = (payload.name or document.name, payload.text.encode(), "txt", "text/plain")
+    batch = await replace_document(container, dataset, document, content, payload.options())
+    async with container.db.session() as session:
+        refreshed = await DocumentRepo(session).get(dataset.id, document.id)
+    assert refreshed is not None
+    return {"document": document_body(refreshed), "batch": batch}
+
+
+@router.patch("/datasets/{dataset_id}/documents/{document_id}", summary="Replace a document's file")
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update-by-file", include_in_schema=False
+)
+@router.post(
+    "/datasets/{dataset_id}/documents/{document_id}/update_by_file", include_in_schema=False
+)
+async def update_by_file(
+    request: Request, dataset_id: uuid.UUID, document_id: uuid.UUID, workspace_id: Workspace
+) -> dict[str, Any]:
+    """A new file (optional) and options (`data`) for a document; it is indexed again."""
+    container = container_of(request)
+    settings = container.settings
+    form = await request.form(max_files=10, max_part_size=1024 * 1024)
+    parts = [v for k, v in form.multi_items() if k == "file" and isinstance(v, StarletteUpload)]
+    if len(parts) > 1:
+        raise TooManyFilesError()
+    raw = form.get("data")
+    try:
+        data = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise InvalidParamError("data must be a JSON object") from None
+    options = validate(_Options, data if isinstance(data, dict) else {})
+    dataset, document = await _editable(request, workspace_id, dataset_id, document_id)
+    content = None
+    if parts:
+        part = parts[0]
+        checked = check_upload(
+            settings, part.filename, part.content_type or "application/octet-stream"
+        )
+        if not is_supported(checked.name, checked.mime_type):
+            raise UnsupportedFileTypeError()
+        raw_bytes = await part.read(size_limit_bytes(settings, checked.extension) + 1)
+        check_size(settings, checked.extension, len(raw_bytes))
+        content = (checked.name, raw_bytes, checked.extension, checked.mime_type)
+    batch = await replace_document(container, dataset, document, content, options.options())
+    async with container.db.session() as session:
+        refreshed = await DocumentRepo(session).get(dataset.id, document.id)
+    assert refreshed is not None
+    return {"document": document_body(refreshed), "batch": batch}
