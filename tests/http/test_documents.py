@@ -286,10 +286,19 @@ async def test_chat_app_with_dataset_cites_sources(
                 json={"inputs": {}, "query": "Where do deltas form?", "user": "u"},
             )
         ).json()
+        history = (
+            await client.get(
+                "/v1/messages",
+                params={"user": "u", "conversation_id": blocking["conversation_id"]},
+            )
+        ).json()
     resources = blocking["metadata"]["retriever_resources"]
     assert resources and resources[0]["position"] == 1
     assert resources[0]["dataset_id"] == dataset["id"] and resources[0]["document_name"] == "water"
     assert resources[0]["content"] == "Deltas form where rivers meet the sea."
+    stored = history["data"][0]["retriever_resources"]
+    assert stored[0]["message_id"] == blocking["message_id"] and stored[0]["position"] == 1
+    assert stored[0]["segment_id"] == resources[0]["segment_id"]
     system = scripted.requests[0].json["messages"][0]["content"]
     assert "<context>" in system and "Deltas form where rivers meet the sea." in system
     assert system.endswith("Answer briefly.")

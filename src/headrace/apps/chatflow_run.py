@@ -206,10 +206,11 @@ class ChatflowService:
                 "workflow_finished",
                 record.finished_event_data(now(), time.perf_counter() - record.started),
             )
+            outcome.resources = citations(record.executions, turn.workflow.features or {})
             end = MessageEndEvent(
                 usage=usage,
                 files=answer_files(record.executions),
-                retriever_resources=citations(record.executions, turn.workflow.features or {}),
+                retriever_resources=outcome.resources,
             )
             if record.status == "failed":
                 outcome.status, outcome.error = "error", record.error

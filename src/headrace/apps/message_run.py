@@ -34,6 +34,8 @@ class TurnOutcome:
     stopped: bool = False
     #: The event that ends the stream; pushed by the caller after the turn is persisted.
     terminal: RunEvent | None = None
+    #: Citations shown with the answer (stored with the message).
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -111,5 +113,6 @@ async def run_turn(
         time_to_first_token=None if first is None else first - started,
         time_to_generate=None if first is None else finished - first,
     )
-    outcome.terminal = MessageEndEvent(usage=outcome.usage, retriever_resources=resources or [])
+    outcome.resources = resources or []
+    outcome.terminal = MessageEndEvent(usage=outcome.usage, retriever_resources=outcome.resources)
     return outcome

@@ -169,6 +169,7 @@ class MessagePipeline:
                 total_price=usage.total_price,
                 currency=usage.currency,
                 latency=usage.latency,
+                retriever_resources=outcome.resources or None,
             )
             if env.conversation_id:
                 await ConversationRepo(session).record_turn(env.conversation_id)

@@ -34,6 +34,22 @@ from headrace.store.tables import App, Message, MessageFeedback, MessageFile
 from headrace.store.tables.base import to_unix
 
 router = APIRouter()
+RESOURCE_KEYS = (
+    "position",
+    "dataset_id",
+    "dataset_name",
+    "document_id",
+    "document_name",
+    "data_source_type",
+    "segment_id",
+    "score",
+    "hit_count",
+    "word_count",
+    "segment_position",
+    "index_node_hash",
+    "content",
+    "summary",
+)
 
 
 def _message_body(
@@ -47,7 +63,15 @@ def _message_body(
         "query": row.query,
         "answer": row.answer,
         "feedback": {"rating": feedback.rating} if feedback else None,
-        "retriever_resources": [],
+        "retriever_resources": [
+            {
+                "id": f"{row.id}-{item.get('position')}",
+                "message_id": row.id,
+                **{k: item.get(k) for k in RESOURCE_KEYS},
+                "created_at": to_unix(row.created_at),
+            }
+            for item in row.retriever_resources or []
+        ],
         "created_at": to_unix(row.created_at),
         "agent_thoughts": [],
         "message_files": [

@@ -95,6 +95,7 @@ class Message(Base):
     latency: Mapped[float] = mapped_column(Float, default=0.0)
     suggested_questions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     workflow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    retriever_resources: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
 
