@@ -10,10 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from headrace.apps.env_vars import open_values
 from headrace.apps.events import Envelope, ErrorEvent
+from headrace.apps.graph_runs import RunRecord, build_pool, start_run_row
 from headrace.apps.pipeline import MessagePipeline, owner_key
 from headrace.apps.run_stream import RunStream
 from headrace.apps.workflow_inputs import run_inputs, start_variables, sys_files
@@ -28,14 +27,13 @@ from headrace.errors import (
     WorkflowIdFormatError,
     WorkflowNotFoundError,
 )
-from headrace.store.repos.workflows import DRAFT, WorkflowRepo, WorkflowRunRepo
+from headrace.store.repos.workflows import DRAFT, WorkflowRepo
 from headrace.store.tables import App, EndUser, Workflow
-from headrace.store.tables.base import from_unix
 from headrace.workflow.engine import GraphEngine
 from headrace.workflow.events import GraphEvent
 from headrace.workflow.graph import Graph, GraphError
 from headrace.workflow.nodes.base import NodeConfigError, RunContext, StepCounter
-from headrace.workflow.records import files_in, now, redact
+from headrace.workflow.records import now
 from headrace.workflow.variables import VariablePool
 
 log = logging.getLogger(__name__)
@@ -115,27 +113,12 @@ class WorkflowService:
             "workflow_run_id": run_id,
             "timestamp": int(time.time()),
         }
-        pool = VariablePool()
-        for name, value in values.items():
-            pool.set(graph.root, name, value)
-        for name, value in system.items():
-            pool.set("sys", name, value)
-        for name, value in env.items():
-            pool.set("env", name, value)
+        pool = build_pool(graph, values, system, env)
         run_inputs_record = {**values, **{f"sys.{k}": v for k, v in system.items()}}
         pipeline = MessagePipeline(self.c, app, end_user)
         slot = await pipeline.acquire_slot()
         try:
-            async with self.c.db.session() as session:
-                await WorkflowRunRepo(session).start(
-                    "service-api",
-                    id=run_id,
-                    app_id=app.id,
-                    workflow_id=workflow.id,
-                    version=workflow.version,
-                    inputs=orjson.dumps(redact(run_inputs_record, secrets)).decode(),
-                    created_by=end_user.id,
-                )
+            await start_run_row(self.c, app, workflow, end_user, run_id, run_inputs_record, secrets)
             stop = await self.c.runs.register(task_id, owner_key(end_user.id))
         except BaseException:
             await pipeline.release_slot(slot)
@@ -150,23 +133,8 @@ class WorkflowService:
 
     async def _run(self, stream: RunStream, plan: _Plan) -> None:
         env = stream.envelope
-        run_id = env.workflow_run_id or ""
-        created = now()
-        started = time.perf_counter()
-        push = stream.push
-        push(
-            GraphEvent(
-                "workflow_started",
-                {
-                    "id": run_id,
-                    "workflow_id": plan.workflow.id,
-                    "inputs": redact(plan.inputs, plan.secrets),
-                    "created_at": created,
-                    "reason": "initial",
-                },
-            )
-        )
-        executions: list[dict[str, Any]] = []
+        record = RunRecord(env.workflow_run_id or "", plan.workflow, plan.end_user, plan.secrets)
+        stream.push(GraphEvent("workflow_started", record.started_event_data(plan.inputs)))
         services = run_services(self.c, plan.app, plan.end_user.id, plan.secrets)
         ctx = RunContext(
             pool=plan.pool,
@@ -174,72 +142,33 @@ class WorkflowService:
             graph=plan.graph,
             stop=plan.stop,
             steps=StepCounter(),
-            workflow_run_id=run_id,
+            workflow_run_id=record.run_id,
         )
-        status, outputs, error = "failed", {}, None
-        steps = tokens = exceptions = 0
         try:
             engine = GraphEngine(ctx, services.registry, stream_responses=True)
             async for event in engine.run():
                 if isinstance(event, GraphEvent) and event.event == "node_finished":
-                    executions.append(event.data)
-                push(event)
-            result = engine.result
-            assert result is not None
-            status, outputs, error = result.status, result.outputs, result.error
-            steps, tokens, exceptions = (
-                result.total_steps,
-                result.total_tokens,
-                result.exceptions_count,
-            )
-        except NodeConfigError as exc:
-            error = exc.message
-        except DomainError as exc:
-            error = exc.message
+                    record.executions.append(event.data)
+                stream.push(event)
+            assert engine.result is not None
+            record.absorb(engine.result)
+        except (NodeConfigError, DomainError) as exc:
+            record.error = exc.message
         except Exception:
-            log.exception("workflow run %s crashed", run_id)
-            error = InternalServerError.default_message
+            log.exception("workflow run %s crashed", record.run_id)
+            record.error = InternalServerError.default_message
         finally:
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - record.started
             finished = now()
-            safe_outputs = redact(outputs, plan.secrets)
-            error = redact(error, plan.secrets)
             try:
-                async with self.c.db.session() as session:
-                    await WorkflowRunRepo(session).finish(
-                        run_id,
-                        executions,
-                        status=status,
-                        outputs=safe_outputs,
-                        error=error,
-                        elapsed_time=elapsed,
-                        total_tokens=tokens,
-                        total_steps=steps,
-                        exceptions_count=exceptions,
-                        finished_at=from_unix(finished),
-                    )
+                await record.save(self.c, finished, elapsed)
             except Exception:
-                log.exception("could not store workflow run %s", run_id)
-                push(ErrorEvent("internal_server_error", 500, InternalServerError.default_message))
-            push(
-                GraphEvent(
-                    "workflow_finished",
-                    {
-                        "id": run_id,
-                        "workflow_id": plan.workflow.id,
-                        "status": status,
-                        "outputs": safe_outputs,
-                        "error": error,
-                        "elapsed_time": round(elapsed, 6),
-                        "total_tokens": tokens,
-                        "total_steps": steps,
-                        "created_by": {"id": plan.end_user.id, "user": plan.end_user.session_id},
-                        "created_at": created,
-                        "finished_at": finished,
-                        "exceptions_count": exceptions,
-                        "files": files_in(safe_outputs),
-                    },
+                log.exception("could not store workflow run %s", record.run_id)
+                stream.push(
+                    ErrorEvent("internal_server_error", 500, InternalServerError.default_message)
                 )
+            stream.push(
+                GraphEvent("workflow_finished", record.finished_event_data(finished, elapsed))
             )
             stream.close()
             self.c.live.pop(env.task_id, None)
