@@ -21,8 +21,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from headrace.providers.catalog import ModelPricing
-from headrace.providers.errors import ModelNotSupportedError
-from headrace.providers.registry import canonical_provider_id
+from headrace.providers.registry import AdapterRegistry, canonical_provider_id
 
 #: What a text is embedded for: stored passages, or the search query matched against them.
 InputType = Literal["document", "query"]
@@ -117,35 +116,11 @@ def embedding_model_info(provider_id: str, model: str) -> EmbeddingModelInfo:
     )
 
 
-class EmbeddingRegistry:
-    """Holds the embedding adapters of this process; duplicate ids are refused."""
+class EmbeddingRegistry(AdapterRegistry[EmbeddingProvider]):
+    """The embedding adapters of this process."""
 
-    def __init__(self, providers: Iterable[EmbeddingProvider] = ()) -> None:
-        self._providers: dict[str, EmbeddingProvider] = {}
-        for provider in providers:
-            self.register(provider)
-
-    def register(self, provider: EmbeddingProvider) -> None:
-        """Add an adapter; a second adapter with the same id is a start-up error."""
-        if provider.provider_id in self._providers:
-            raise ValueError(f"duplicate embedding provider id: {provider.provider_id}")
-        self._providers[provider.provider_id] = provider
-
-    def get(self, raw_id: str) -> EmbeddingProvider:
-        """The adapter for a provider id in any accepted spelling."""
-        provider = self._providers.get(canonical_provider_id(raw_id))
-        if provider is None:
-            raise ModelNotSupportedError(f"Embedding model provider {raw_id} not found.")
-        return provider
-
-    def ids(self) -> list[str]:
-        """Registered provider ids."""
-        return sorted(self._providers)
-
-    async def aclose(self) -> None:
-        """Close every adapter."""
-        for provider in self._providers.values():
-            await provider.aclose()
+    kind = "embedding "
+    noun = "Embedding model"
 
 
 def default_embedding_registry(timeout: float = 60.0) -> EmbeddingRegistry:

@@ -7,6 +7,7 @@ both resolve to the same adapter. Aliases cover OpenAI-compatible plugins.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from headrace.providers.base import LLMProvider
 from headrace.providers.errors import ModelNotSupportedError
@@ -33,25 +34,39 @@ def canonical_provider_id(raw: str) -> str:
     return ALIASES.get(name, name)
 
 
-class ProviderRegistry:
-    """Holds the adapters of this process; duplicate ids are refused."""
+class _Adapter(Protocol):
+    provider_id: str
 
-    def __init__(self, providers: Iterable[LLMProvider] = ()) -> None:
-        self._providers: dict[str, LLMProvider] = {}
+    async def aclose(self) -> None: ...
+
+
+A = TypeVar("A", bound=_Adapter)
+
+
+class AdapterRegistry(Generic[A]):
+    """Adapters of one kind by provider id; duplicate ids fail at start-up, and ids resolve in
+    any accepted spelling (bare, plugin-style, alias)."""
+
+    #: Words of the messages: "duplicate {kind}provider id", "{noun} provider … not found."
+    kind: ClassVar[str] = ""
+    noun: ClassVar[str] = "Model"
+
+    def __init__(self, providers: Iterable[A] = ()) -> None:
+        self._providers: dict[str, A] = {}
         for provider in providers:
             self.register(provider)
 
-    def register(self, provider: LLMProvider) -> None:
+    def register(self, provider: A) -> None:
         """Add an adapter; a second adapter with the same id is a start-up error."""
         if provider.provider_id in self._providers:
-            raise ValueError(f"duplicate provider id: {provider.provider_id}")
+            raise ValueError(f"duplicate {self.kind}provider id: {provider.provider_id}")
         self._providers[provider.provider_id] = provider
 
-    def get(self, raw_id: str) -> LLMProvider:
+    def get(self, raw_id: str) -> A:
         """The adapter for a provider id in any accepted spelling."""
         provider = self._providers.get(canonical_provider_id(raw_id))
         if provider is None:
-            raise ModelNotSupportedError(f"Model provider {raw_id} not found.")
+            raise ModelNotSupportedError(f"{self.noun} provider {raw_id} not found.")
         return provider
 
     def ids(self) -> list[str]:
@@ -62,3 +77,7 @@ class ProviderRegistry:
         """Close every adapter."""
         for provider in self._providers.values():
             await provider.aclose()
+
+
+class ProviderRegistry(AdapterRegistry[LLMProvider]):
+    """The LLM adapters of this process."""

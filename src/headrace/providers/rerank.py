@@ -9,7 +9,7 @@ server, which needs a `base_url`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,13 +17,12 @@ import httpx
 import orjson
 
 from headrace.providers.errors import (
-    ModelNotSupportedError,
     ProviderCredentialsMissingError,
     ProviderError,
     UpstreamTimeoutError,
 )
 from headrace.providers.openai_compat import default_client, map_http_error
-from headrace.providers.registry import canonical_provider_id
+from headrace.providers.registry import AdapterRegistry
 from headrace.providers.usage import estimate_tokens
 
 JINA_BASE_URL = "https://api.jina.ai/v1"
@@ -209,35 +208,11 @@ class RerankProvider:
             self._client = None
 
 
-class RerankRegistry:
-    """Holds the rerank adapters of this process; duplicate ids are refused."""
+class RerankRegistry(AdapterRegistry[Reranker]):
+    """The rerank adapters of this process."""
 
-    def __init__(self, providers: Iterable[Reranker] = ()) -> None:
-        self._providers: dict[str, Reranker] = {}
-        for provider in providers:
-            self.register(provider)
-
-    def register(self, provider: Reranker) -> None:
-        """Add an adapter; a second adapter with the same id is a start-up error."""
-        if provider.provider_id in self._providers:
-            raise ValueError(f"duplicate rerank provider id: {provider.provider_id}")
-        self._providers[provider.provider_id] = provider
-
-    def get(self, raw_id: str) -> Reranker:
-        """The adapter for a provider id in any accepted spelling."""
-        provider = self._providers.get(canonical_provider_id(raw_id))
-        if provider is None:
-            raise ModelNotSupportedError(f"Rerank model provider {raw_id} not found.")
-        return provider
-
-    def ids(self) -> list[str]:
-        """Registered provider ids."""
-        return sorted(self._providers)
-
-    async def aclose(self) -> None:
-        """Close every adapter."""
-        for provider in self._providers.values():
-            await provider.aclose()
+    kind = "rerank "
+    noun = "Rerank model"
 
 
 def default_rerank_registry(timeout: float = 60.0) -> RerankRegistry:
