@@ -174,6 +174,36 @@ def map_http_error(status: int, body: bytes, model: str) -> Exception:
     return ProviderError(f"[{status}] {message}")
 
 
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    label: str,
+    model: str,
+    map_error: Callable[[int, bytes, str], Exception] = map_http_error,
+) -> Any:
+    """POST a JSON body and return the decoded answer, or raise the provider error.
+
+    `label` names the kind of provider ("Embedding", "Rerank") in error messages.
+    """
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeoutError(f"{label} provider timed out: {exc!r}") from exc
+    except httpx.TransportError as exc:
+        raise ProviderError(f"Failed to connect to {label.lower()} provider: {exc}") from exc
+    if response.status_code >= 400:
+        raise map_error(response.status_code, response.content, model)
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderError(
+            f"Malformed answer from {label.lower()} provider: {response.content[:200]!r}"
+        ) from exc
+
+
 class _ToolCallAssembler:
     """Joins streamed tool-call fragments, keyed by their index."""
 

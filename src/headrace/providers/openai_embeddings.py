@@ -21,9 +21,8 @@ from headrace.providers.embeddings import EmbeddingResult, InputType, l2_normali
 from headrace.providers.errors import (
     ProviderCredentialsMissingError,
     ProviderError,
-    UpstreamTimeoutError,
 )
-from headrace.providers.openai_compat import DEFAULT_BASE_URL, default_client, map_http_error
+from headrace.providers.openai_compat import DEFAULT_BASE_URL, default_client, post_json
 from headrace.providers.usage import estimate_tokens
 
 _T = TypeVar("_T")
@@ -160,20 +159,9 @@ class OpenAIEmbeddingProvider:
         self, url: str, headers: dict[str, str], model: str, batch: list[str]
     ) -> tuple[list[list[float]], int]:
         body = orjson.dumps({"model": model, "input": batch, "encoding_format": "float"})
-        try:
-            response = await self._get_client().post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(f"Embedding provider timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"Failed to connect to embedding provider: {exc}") from exc
-        if response.status_code >= 400:
-            raise map_http_error(response.status_code, response.content, model)
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise ProviderError(
-                f"Malformed answer from embedding provider: {response.content[:200]!r}"
-            ) from exc
+        payload = await post_json(
+            self._get_client(), url, body, headers, label="Embedding", model=model
+        )
         vectors, tokens = parse_embeddings(payload, len(batch))
         if tokens is None:
             tokens = sum(estimate_tokens(text) for text in batch)

@@ -19,9 +19,8 @@ import orjson
 from headrace.providers.errors import (
     ProviderCredentialsMissingError,
     ProviderError,
-    UpstreamTimeoutError,
 )
-from headrace.providers.openai_compat import default_client, map_http_error
+from headrace.providers.openai_compat import default_client, map_http_error, post_json
 from headrace.providers.registry import AdapterRegistry
 from headrace.providers.usage import estimate_tokens
 
@@ -179,22 +178,15 @@ class RerankProvider:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         url = base.rstrip("/") + "/rerank"
-        try:
-            response = await self._get_client().post(
-                url, content=orjson.dumps(body), headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(f"Rerank provider timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"Failed to connect to rerank provider: {exc}") from exc
-        if response.status_code >= 400:
-            raise map_rerank_error(response.status_code, response.content, model)
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise ProviderError(
-                f"Malformed answer from rerank provider: {response.content[:200]!r}"
-            ) from exc
+        payload = await post_json(
+            self._get_client(),
+            url,
+            orjson.dumps(body),
+            headers,
+            label="Rerank",
+            model=model,
+            map_error=map_rerank_error,
+        )
         scores = parse_rerank(payload, count)
         tokens = _reported_tokens(payload)
         if tokens is None:
