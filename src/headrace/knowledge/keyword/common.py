@@ -7,10 +7,11 @@ each back end indexes that column (FTS5 through triggers, PostgreSQL through a G
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.knowledge.keyword.base import KeywordDoc
@@ -23,6 +24,12 @@ from headrace.store.tables.knowledge_index import KeywordEntry
 
 ROWS_PER_STATEMENT = 400
 KE = KeywordEntry
+
+# Both dialects' INSERT constructs offer the same `on_conflict_do_update`.
+_DIALECT_INSERT: dict[str, Callable[[Any], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 class SqlKeywordIndex:
@@ -39,7 +46,17 @@ class SqlKeywordIndex:
         """Create what the tables cannot declare (idempotent)."""
 
     def _upsert(self, rows: list[dict[str, Any]]) -> Any:
-        raise NotImplementedError
+        """One INSERT .. ON CONFLICT DO UPDATE for `rows`, in this index's dialect."""
+        statement = _DIALECT_INSERT[self.dialect](KE).values(rows)
+        return statement.on_conflict_do_update(
+            index_elements=[KE.collection, KE.id],
+            set_={
+                "text": statement.excluded.text,
+                "terms": statement.excluded.terms,
+                "payload": statement.excluded.payload,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
 
     async def _ranked(
         self,

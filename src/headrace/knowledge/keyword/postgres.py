@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.knowledge.keyword.common import KE, SqlKeywordIndex
@@ -34,18 +33,6 @@ class PostgresKeywordIndex(SqlKeywordIndex):
     """`KeywordIndex` on PostgreSQL `tsvector` search with a GIN index."""
 
     dialect = "postgresql"
-
-    def _upsert(self, rows: list[dict[str, Any]]) -> Any:
-        statement = insert(KE).values(rows)
-        return statement.on_conflict_do_update(
-            index_elements=[KE.collection, KE.id],
-            set_={
-                "text": statement.excluded.text,
-                "terms": statement.excluded.terms,
-                "payload": statement.excluded.payload,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
 
     async def _ranked(
         self,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import column, func, literal_column, select, table, text
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.knowledge.keyword.common import KE, SqlKeywordIndex
@@ -69,18 +68,6 @@ class SqliteKeywordIndex(SqlKeywordIndex):
                 await conn.execute(text(statement))
             if not existed:
                 await conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
-
-    def _upsert(self, rows: list[dict[str, Any]]) -> Any:
-        statement = insert(KE).values(rows)
-        return statement.on_conflict_do_update(
-            index_elements=[KE.collection, KE.id],
-            set_={
-                "text": statement.excluded.text,
-                "terms": statement.excluded.terms,
-                "payload": statement.excluded.payload,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
 
     async def _ranked(
         self,
