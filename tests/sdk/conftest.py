@@ -26,6 +26,7 @@ import orjson
 import pytest
 import yaml
 
+from tests.conftest import COMPLETION_DSL
 from tests.support.upstream import ScriptedUpstream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsl"
@@ -58,24 +59,6 @@ SDK_CHAT_DSL: dict[str, Any] = {
                 "transfer_methods": ["remote_url", "local_file"],
             }
         },
-    },
-}
-
-#: A completion app with one required paragraph input, `text`.
-SDK_COMPLETION_DSL: dict[str, Any] = {
-    "version": "0.3.0",
-    "kind": "app",
-    "app": {"mode": "completion", "name": "SDK completion"},
-    "model_config": {
-        "model": {
-            "provider": "openai",
-            "name": "gpt-4o-mini",
-            "mode": "chat",
-            "completion_params": {},
-        },
-        "pre_prompt": "Translate to French: {{text}}",
-        "prompt_type": "simple",
-        "user_input_form": [{"paragraph": {"variable": "text", "label": "Text", "required": True}}],
     },
 }
 
@@ -221,7 +204,7 @@ def sdk_server(
         f"base_url={upstream.base_url}",
     )
     chat_app_id, chat_key = _import(env, root / "chat.yml", SDK_CHAT_DSL)
-    completion_app_id, completion_key = _import(env, root / "completion.yml", SDK_COMPLETION_DSL)
+    completion_app_id, completion_key = _import(env, root / "completion.yml", COMPLETION_DSL)
     chatflow = yaml.safe_load((FIXTURES / "chatflow-memory.yml").read_text("utf-8"))
     _, chatflow_key = _import(env, root / "chatflow.yml", chatflow)
 
