@@ -2,10 +2,15 @@
 and, for the embedded store and Qdrant local mode, retrieval latency p50/p99 and recall@10
 against exact search measured in the same run (numpy brute force over the same vectors).
 
-Vectors are random unit vectors of 384 dimensions (all-MiniLM-L6-v2's size) so the figures
-measure the stores, not a model. Prints figures and ratios; asserts nothing.
+Two kinds of vectors, 384 dimensions (all-MiniLM-L6-v2's size):
+- `random`: random unit vectors, spread evenly over the sphere: the worst case for HNSW.
+- `minilm`: real all-MiniLM-L6-v2 embeddings of generated sentences (queries are generated
+  questions): what a knowledge base holds. Embedding 100k sentences takes a few minutes on
+  two cores, so the matrices are cached under `data/bench-cache/`.
+Prints figures and ratios; asserts nothing.
 
     .venv/bin/python -m bench.bench_knowledge [--sizes 10000 100000] [--queries 200]
+        [--data random minilm] [--stores embedded qdrant]
 """
 
 from __future__ import annotations
@@ -36,6 +41,57 @@ def unit(rows: int, seed: int) -> np.ndarray:
     """Random unit vectors."""
     data = np.random.default_rng(seed).standard_normal((rows, DIMS)).astype(np.float32)
     return data / np.linalg.norm(data, axis=1, keepdims=True)
+
+
+def _words(text: str, sep: str | None = None) -> list[str]:
+    return text.split(sep)
+
+
+SUBJECTS = _words("river lake glacier delta canyon reef forest desert valley volcano island marsh")
+QUALITIES = _words("ancient frozen shallow muddy quiet vast narrow salty green rocky misty warm")
+VERBS = _words("feeds drains floods shapes cools shelters erodes carries hides borders warms fills")
+OBJECTS = _words("farms towns wetlands harbours meadows cliffs caves villages roads vineyards")
+PLACES = _words("in spring|after storms|at dawn|every winter|during droughts|near the coast", "|")
+
+
+def sentence(rng: np.random.Generator, question: bool) -> str:
+    """One generated sentence (or question) about landscapes, with an identifying number."""
+
+    def pick(words: list[str]) -> str:
+        return words[int(rng.integers(len(words)))]
+
+    if question:
+        return f"Which {pick(SUBJECTS)} {pick(VERBS)} the {pick(OBJECTS)} {pick(PLACES)}?"
+    return (
+        f"The {pick(QUALITIES)} {pick(SUBJECTS)} {pick(VERBS)} the {pick(QUALITIES)} "
+        f"{pick(OBJECTS)} {pick(PLACES)}, record {int(rng.integers(1_000_000))}."
+    )
+
+
+def minilm(rows: int, seed: int, question: bool) -> np.ndarray:
+    """all-MiniLM-L6-v2 embeddings of generated sentences, cached on disk."""
+    cache = Path("data/bench-cache") / f"minilm-{rows}-{seed}-{int(question)}.npy"
+    if cache.exists():
+        return np.load(cache)
+    from headrace.providers.local_embeddings import _sentence_transformers, bundled_model_path
+
+    rng = np.random.default_rng(seed)
+    texts = [sentence(rng, question) for _ in range(rows)]
+    model = _sentence_transformers().SentenceTransformer(str(bundled_model_path()), device="cpu")
+    started = time.perf_counter()
+    vectors = model.encode(texts, batch_size=256, normalize_embeddings=True)
+    print(f"  (embedded {rows:,} sentences in {time.perf_counter() - started:.0f} s)")
+    matrix = np.asarray(vectors, dtype=np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, matrix)
+    return matrix
+
+
+def dataset(kind: str, rows: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, queries) of one kind."""
+    if kind == "random":
+        return unit(rows, 1), unit(queries, 2)
+    return minilm(rows, 1, question=False), minilm(queries, 2, question=True)
 
 
 async def fill(store: VectorStore, vectors: np.ndarray) -> float:
@@ -119,7 +175,9 @@ async def indexing_throughput(tmp: Path, paragraphs: int) -> tuple[int, float]:
     return paragraphs, elapsed
 
 
-async def main(sizes: list[int], queries_count: int) -> None:
+async def main(
+    sizes: list[int], queries_count: int, kinds: list[str], store_names: list[str]
+) -> None:
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
         segments, seconds = await indexing_throughput(tmp, 10_000)
@@ -127,25 +185,23 @@ async def main(sizes: list[int], queries_count: int) -> None:
         print(
             f"indexing pipeline (economy): {segments} segments in {seconds:.2f} s = {rate:,.0f}/s"
         )
-        for size in sizes:
-            vectors = unit(size, 1)
-            queries = unit(queries_count, 2)
+        for kind, size in [(k, n) for k in kinds for n in sizes]:
+            vectors, queries = dataset(kind, size, queries_count)
             baseline = exact_latencies(vectors, queries)
             exact_p50, exact_p99 = pct(baseline, 0.5), pct(baseline, 0.99)
             print(
-                f"\n{size:,} vectors: exact top-10 p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms"
+                f"\n{size:,} {kind} vectors: exact top-10 p50 {exact_p50:.2f} ms"
+                f"  p99 {exact_p99:.2f} ms"
             )
-            container = Container.build(
-                Settings(data_dir=tmp / f"store{size}", log_level="WARNING")
-            )
+            where = tmp / f"{kind}{size}"
+            container = Container.build(Settings(data_dir=where, log_level="WARNING"))
             await container.start()
-            stores: list[tuple[str, VectorStore]] = [
-                (
-                    "embedded (usearch + SQLite)",
-                    EmbeddedVectorStore(container.db, tmp / f"index{size}"),
-                ),
-                ("qdrant local mode", QdrantVectorStore(path=str(tmp / f"qdrant{size}"))),
-            ]
+            stores: list[tuple[str, VectorStore]] = []
+            if "embedded" in store_names:
+                store = EmbeddedVectorStore(container.db, where / "index")
+                stores.append(("embedded (usearch + SQLite)", store))
+            if "qdrant" in store_names:
+                stores.append(("qdrant local mode", QdrantVectorStore(path=str(where / "qdrant"))))
             for name, store in stores:
                 insert = await fill(store, vectors)
                 await store.search("bench", queries[0].tolist(), 10)  # builds/loads the index
@@ -165,5 +221,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="knowledge benchmarks")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", nargs="+", choices=["random", "minilm"], default=["random"])
+    parser.add_argument(
+        "--stores", nargs="+", choices=["embedded", "qdrant"], default=["embedded", "qdrant"]
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.queries))
+    asyncio.run(main(args.sizes, args.queries, args.data, args.stores))

@@ -1,4 +1,4 @@
-"""The `headrace` command: serve, quickstart, provider configure, app import/key/list.
+"""The `headrace` command: serve, worker, quickstart, provider configure, app and dataset admin.
 
 Operator mistakes print one line on stderr and exit with status 2.
 """
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=1)
+    worker = sub.add_parser("worker", help="run a Celery worker for indexing jobs")
+    worker.add_argument("--concurrency", type=int, default=2, help="jobs run at once")
+    worker.add_argument("--loglevel", default="INFO")
     quick = sub.add_parser("quickstart", help="create the demo app, print its key, serve")
     quick.add_argument("--no-serve", action="store_true", help="only create the app and print")
     provider = sub.add_parser("provider", help="model provider settings").add_subparsers(
@@ -133,6 +136,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             serve(settings, args.host, args.port, args.workers)
+        elif args.command == "worker":
+            from headrace.jobs.worker import run_worker
+
+            run_worker(settings, args.concurrency, args.loglevel)
         elif args.command == "quickstart":
             app_id, key = asyncio.run(_with_container(settings, _ensure_demo))
             _print_quickstart(settings, app_id, key)

@@ -15,6 +15,7 @@ from headrace.apps.run_stream import RunStream
 from headrace.coord.base import RunRegistry
 from headrace.coord.factory import make_registry
 from headrace.crypto import CredentialCipher
+from headrace.jobs.queue import JobQueue, make_job_queue
 from headrace.knowledge.services import KnowledgeServices
 from headrace.providers.local_llama import LocalLlamaProvider
 from headrace.providers.openai_compat import OpenAICompatProvider
@@ -41,6 +42,8 @@ class Container:
     knowledge: KnowledgeServices
     #: Runs executing in this process, by task id.
     live: dict[str, RunStream] = field(default_factory=dict)
+    #: Where indexing jobs go: this process, or Celery workers.
+    jobs: JobQueue = field(init=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -54,7 +57,7 @@ class Container:
         )
         db = Database(settings.effective_database_url, schema=schema)
         cipher = CredentialCipher(settings.secret_key)
-        return cls(
+        container = cls(
             settings=settings,
             db=db,
             runs=make_registry(settings.redis_url),
@@ -70,6 +73,8 @@ class Container:
                 settings.provider_timeout,
             ),
         )
+        container.jobs = make_job_queue(container)
+        return container
 
     async def start(self, migrate: bool = True) -> None:
         """Apply migrations, connect the coordination backend, resume unfinished indexing."""
@@ -96,6 +101,7 @@ class Container:
     async def aclose(self) -> None:
         """Finish background work and release every resource."""
         await self.drain()
+        await self.jobs.aclose()
         await self.runs.aclose()
         await self.knowledge.aclose()
         await self.providers.aclose()

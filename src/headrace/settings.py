@@ -66,11 +66,29 @@ class Settings(BaseSettings):
     code_memory_mb: int = Field(256, description="Memory a code node may use.")
     qdrant_url: str | None = Field(None, description="Qdrant server for dataset vectors.")
     qdrant_path: str | None = Field(None, description="Qdrant local-mode directory for vectors.")
+    celery_broker_url: str | None = Field(
+        None,
+        description="Broker for indexing jobs run by `headrace worker` (in-process when unset).",
+    )
+    celery_queue: str = Field("headrace-indexing", description="Celery queue of indexing jobs.")
+    celery_visibility_timeout: float = Field(
+        3600.0, description="Seconds before a Redis broker re-delivers an unacknowledged job."
+    )
+    indexing_lease_seconds: float = Field(
+        30.0,
+        description="How long an indexing job's claim on a document lasts without renewal; "
+        "a killed worker's documents are taken over after it.",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.env.upper() == "PRODUCTION" and self.secret_key == INSECURE_SECRET:
             raise ValueError("HEADRACE_SECRET_KEY must be set when HEADRACE_ENV=PRODUCTION")
+        if self.celery_broker_url and not self.redis_url:
+            raise ValueError(
+                "HEADRACE_REDIS_URL must be set with HEADRACE_CELERY_BROKER_URL "
+                "(workers share indexing leases through it)"
+            )
         return self
 
     @property

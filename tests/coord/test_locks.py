@@ -32,6 +32,18 @@ async def test_expired_lock_can_be_taken(workers: Workers) -> None:
     await two.unlock("conv-2", "b")
 
 
+async def test_holder_renews_its_lock(workers: Workers) -> None:
+    one, two = workers
+    assert await one.try_lock("conv-5", "a", ttl=0.2)
+    for _ in range(3):  # renewed before it lapses, it outlives its first ttl
+        await asyncio.sleep(0.1)
+        assert await one.try_lock("conv-5", "a", ttl=0.2)
+    assert not await two.try_lock("conv-5", "b", ttl=30)
+    await asyncio.sleep(0.4)  # not renewed: it lapses
+    assert await two.try_lock("conv-5", "b", ttl=30)
+    await two.unlock("conv-5", "b")
+
+
 async def test_held_serialises_critical_sections(workers: Workers) -> None:
     one, two = workers
     inside = 0

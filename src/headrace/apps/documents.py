@@ -9,7 +9,6 @@ from typing import Any
 
 from headrace.container import Container
 from headrace.errors import InvalidParamError
-from headrace.knowledge.indexing import DocumentIndexer
 from headrace.knowledge.process_rules import ProcessRuleError, parse_process_rule
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.documents import DocumentRepo
@@ -92,7 +91,7 @@ async def add_document(
             doc_form=options.doc_form or "text_model",
             doc_language=options.doc_language or "English",
         )
-    container.spawn(DocumentIndexer(container).run(document.id))
+    await container.jobs.index_document(document.id)
     return document, batch
 
 
@@ -143,5 +142,5 @@ async def replace_document(
         attached.indexing_status = "waiting"
         attached.error = None
         attached.completed_at = None
-    container.spawn(DocumentIndexer(container).run(document.id))
+    await container.jobs.index_document(document.id)
     return batch

@@ -15,6 +15,7 @@ from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
 from headrace.apps.knowledge_context import (
     Retrieved,
+    RouterModel,
     context_text,
     enabled_dataset_ids,
     retrieve_many,
@@ -127,7 +128,12 @@ class MessageService:
         if app.mode == "completion":
             variable = config.raw.get("dataset_query_variable") or ""
             query = str(inputs.get(variable) or query)
-        return await retrieve_many(self.c, app.workspace_id, dataset_ids, query, settings)
+        router = (
+            RouterModel(config.model.provider, config.model.name)
+            if settings.get("retrieval_model") == "single"
+            else None
+        )
+        return await retrieve_many(self.c, app.workspace_id, dataset_ids, query, settings, router)
 
     async def _run(self, stream: RunStream, launch: _Launch) -> None:
         env = stream.envelope

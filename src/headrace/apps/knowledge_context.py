@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from headrace.apps.dataset_router import route_dataset
 from headrace.container import Container
-from headrace.knowledge.retrieval import retrieve
+from headrace.knowledge.retrieval import DEFAULT_TOP_K, retrieve
 from headrace.store.repos.datasets import DatasetRepo
 from headrace.store.repos.documents import DocumentRepo
 
@@ -22,16 +23,25 @@ class Retrieved:
     resource: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class RouterModel:
+    """The model that picks the dataset in single-retrieval mode."""
+
+    provider: str
+    name: str
+
+
 async def retrieve_many(
     container: Container,
     workspace_id: str,
     dataset_ids: Sequence[str],
     query: str,
     settings: Mapping[str, Any] | None,
+    router: RouterModel | None = None,
 ) -> list[Retrieved]:
-    """The best segments over several datasets, best first, numbered as citations."""
+    """The best segments, best first, numbered as citations: over all the datasets, or with a
+    `router`, from the one dataset it picks (searched with that dataset's own settings)."""
     settings = dict(settings or {})
-    top_k = int(settings.get("top_k") or 4)
     scored: list[tuple[float, str, str]] = []  # (score, dataset id, segment id)
     datasets = {}
     async with container.db.session() as session:
@@ -40,6 +50,19 @@ async def retrieve_many(
             dataset = await repo.get(workspace_id, dataset_id)
             if dataset is not None:
                 datasets[dataset.id] = dataset
+    if router is not None and query.strip():
+        candidates = list(datasets.values())
+        chosen = candidates[0] if candidates else None
+        if len(candidates) > 1:  # only a choice needs the model
+            bound = await container.models.bind(workspace_id, router.provider)
+            chosen = await route_dataset(bound, router.name, candidates, query)
+        datasets = {chosen.id: chosen} if chosen is not None else {}
+        own = (chosen.retrieval_model or {}) if chosen is not None else {}
+        settings = {
+            "top_k": own.get("top_k") or DEFAULT_TOP_K,
+            "metadata_filtering_conditions": settings.get("metadata_filtering_conditions"),
+        }
+    top_k = int(settings.get("top_k") or DEFAULT_TOP_K)
     for dataset in datasets.values():
         if not query.strip():
             break

@@ -9,7 +9,7 @@ from typing import Any
 
 from headrace.apps.file_inputs import family_of
 from headrace.apps.file_objects import file_object
-from headrace.apps.knowledge_context import retrieve_many
+from headrace.apps.knowledge_context import RouterModel, retrieve_many
 from headrace.apps.models import BoundModel, ModelGateway
 from headrace.container import Container
 from headrace.store.blobs import LocalBlobStore
@@ -119,10 +119,21 @@ class WorkspaceKnowledge:
         self.workspace_id = workspace_id
 
     async def retrieve(
-        self, dataset_ids: list[str], query: str, settings: Mapping[str, Any]
+        self,
+        dataset_ids: list[str],
+        query: str,
+        settings: Mapping[str, Any],
+        router: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Result items with `_source: knowledge` metadata, best first."""
-        found = await retrieve_many(self.container, self.workspace_id, dataset_ids, query, settings)
+        found = await retrieve_many(
+            self.container,
+            self.workspace_id,
+            dataset_ids,
+            query,
+            settings,
+            RouterModel(*router) if router else None,
+        )
         items = []
         for item in found:
             resource = item.resource

@@ -39,6 +39,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Take the lock, or renew it when this token already holds it. Returns 1 when held.
+_LOCK_LUA = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
 CHUNK_FRAMES = 5000  # frames per append-script call (keeps single commands bounded)
 
 # KEYS[1] = slot hash; ARGV = request_id, slot ttl (s), limit. Server time keeps workers with
@@ -124,6 +135,7 @@ class RedisRunRegistry:
         self._acquire = self._redis.register_script(_ACQUIRE_LUA)
         self._append_many = self._redis.register_script(_APPEND_LUA)
         self._unlock = self._redis.register_script(_UNLOCK_LUA)
+        self._lock = self._redis.register_script(_LOCK_LUA)
         self._flags: dict[str, StopFlag] = {}
         self._pending: dict[str, list[bytes]] = {}
         self._flush_lock = asyncio.Lock()
@@ -240,12 +252,9 @@ class RedisRunRegistry:
         await self._redis.hdel(self.slots_key(app_id), request_id)
 
     async def try_lock(self, key: str, token: str, ttl: float) -> bool:
-        """Take a lock shared by every worker (SET NX with expiry)."""
+        """Take a lock shared by every worker, or renew it for `ttl` when `token` holds it."""
         name = f"{self._prefix}:lock:{key}"
-        done = await self._redis.set(name, token.encode(), nx=True, px=max(1, int(ttl * 1000)))
-        if done:
-            return True
-        return bool(await self._redis.get(name) == token.encode())
+        return bool(await self._lock(keys=[name], args=[token, max(1, int(ttl * 1000))]))
 
     async def unlock(self, key: str, token: str) -> None:
         """Release the lock if this token still holds it (atomic compare-and-delete)."""

@@ -1,13 +1,19 @@
 """Indexing a document in the background: parse → clean → split → store segments → index
 (keyword always; vectors for high-quality datasets). Progress is written as it happens, a
 failure leaves the document in `error` with its message, and documents left unfinished by a
-stopped server are picked up again at start-up."""
+stopped server are picked up again at start-up.
+
+A job first takes a lease on its document in the coordination backend (renewed while it
+runs), so the same document is never indexed twice at once, however often its job is
+delivered; a document whose lease lapsed mid-indexing (its worker was killed) is queued again
+by `requeue_abandoned`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("waiting", "parsing", "cleaning", "splitting", "indexing")
+IN_PROGRESS = UNFINISHED[1:]
 EMBED_BATCH = 256
 
 
@@ -87,11 +94,36 @@ class DocumentIndexer:
         return (document, dataset) if dataset is not None else None
 
     async def run(self, document_id: str) -> None:
-        """Index one document; failures are recorded on the document, never raised."""
+        """Index one document unless another job holds it or it is no longer unfinished;
+        failures are recorded on the document, never raised."""
+        key, token = _lease_key(document_id), uuid.uuid4().hex
+        ttl = self.c.settings.indexing_lease_seconds
+        if not await self.c.runs.try_lock(key, token, ttl):
+            log.info("document %s is being indexed elsewhere", document_id)
+            return
+        keeper = asyncio.create_task(self._keep_lease(key, token, ttl))
+        try:
+            await self._run_leased(document_id)
+        finally:
+            keeper.cancel()
+            await self.c.runs.unlock(key, token)
+
+    async def _keep_lease(self, key: str, token: str, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                if not await self.c.runs.try_lock(key, token, ttl):
+                    log.warning("lost the indexing lease %s", key)
+            except Exception:  # a coordination hiccup must not kill the job
+                log.exception("renewing the indexing lease %s failed", key)
+
+    async def _run_leased(self, document_id: str) -> None:
         loaded = await self._load(document_id)
         if loaded is None:
             return
         document, dataset = loaded
+        if document.indexing_status not in UNFINISHED:
+            return  # a duplicate delivery of a job that already ran
         started = time.perf_counter()
         try:
             await self._index(document, dataset)
@@ -249,16 +281,35 @@ class DocumentIndexer:
         await self.c.knowledge.keyword.delete_where(dataset_id, "document_id", document_id)
         await self.c.knowledge.vectors.delete_where(dataset_id, "document_id", document_id)
 
-    async def resume_unfinished(self) -> int:
-        """Queue every document a previous process left unfinished; returns how many."""
+    async def _with_status(self, statuses: Sequence[str]) -> list[str]:
         async with self.c.db.session() as session:
-            ids = list(
+            return list(
                 await session.scalars(
-                    select(DatasetDocument.id).where(
-                        DatasetDocument.indexing_status.in_(UNFINISHED)
-                    )
+                    select(DatasetDocument.id).where(DatasetDocument.indexing_status.in_(statuses))
                 )
             )
+
+    async def resume_unfinished(self) -> int:
+        """Queue every unfinished document (at start-up); returns how many were queued.
+
+        Jobs of documents still held by a live worker end at once on its lease."""
+        ids = await self._with_status(UNFINISHED)
         for document_id in ids:
-            self.c.spawn(self.run(document_id))
+            await self.c.jobs.index_document(document_id)
         return len(ids)
+
+    async def requeue_abandoned(self) -> int:
+        """Queue documents caught mid-indexing with no live lease (their worker died)."""
+        queued = 0
+        probe = uuid.uuid4().hex
+        for document_id in await self._with_status(IN_PROGRESS):
+            key = _lease_key(document_id)
+            if await self.c.runs.try_lock(key, probe, 1.0):
+                await self.c.runs.unlock(key, probe)
+                await self.c.jobs.index_document(document_id)
+                queued += 1
+        return queued
+
+
+def _lease_key(document_id: str) -> str:
+    return f"indexing:{document_id}"

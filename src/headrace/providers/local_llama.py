@@ -50,6 +50,42 @@ def format_gemma_prompt(messages: tuple[PromptMessage, ...]) -> str:
     return "".join(parts)
 
 
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (Sapphire Rapids and later), per /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return "amx_int8" in line.split()
+    except OSError:
+        return False
+    return False
+
+
+def _new_llama(llama_cpp: Any, repack: bool, **kwargs: Any) -> Any:
+    """A `Llama`, optionally without repacked weight buffers.
+
+    llama.cpp's AMX weight repacking crashes in its first matrix multiply on some AMX CPUs
+    with Q4_K models (llama.cpp issue 20824); `Llama()` does not expose the model parameter
+    that turns repacking off, so the defaults it starts from are adjusted while it loads.
+    """
+    if repack:
+        return llama_cpp.Llama(**kwargs)
+    low = llama_cpp.llama_cpp
+    defaults = low.llama_model_default_params
+
+    def without_repacking() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_repacking
+    try:
+        return llama_cpp.Llama(**kwargs)
+    finally:
+        low.llama_model_default_params = defaults
+
+
 def _llama_cpp() -> Any:
     try:
         import llama_cpp
@@ -138,8 +174,13 @@ class LocalLlamaProvider:
         with self._load_lock:
             loaded = self._models.get(key)
             if loaded is None:
-                llm = _llama_cpp().Llama(
-                    model_path=key, n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False
+                llm = _new_llama(
+                    _llama_cpp(),
+                    repack=not cpu_has_amx(),
+                    model_path=key,
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    verbose=False,
                 )
                 loaded = self._models[key] = _LoadedModel(llm)
             return loaded

@@ -61,9 +61,14 @@ class KnowledgeAccess(Protocol):
     """Retrieval from the workspace's datasets (knowledge-retrieval nodes)."""
 
     async def retrieve(
-        self, dataset_ids: list[str], query: str, settings: Mapping[str, Any]
+        self,
+        dataset_ids: list[str],
+        query: str,
+        settings: Mapping[str, Any],
+        router: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Result items `{content, title, files, metadata}`, best first."""
+        """Result items `{content, title, files, metadata}`, best first; with a `router`
+        (provider, model name) the model picks the one dataset to search."""
         ...
 
 

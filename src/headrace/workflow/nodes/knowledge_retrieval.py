@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from headrace.workflow.model_calls import ModelConfig
 from headrace.workflow.nodes.base import Node, NodeData, NodeError, NodeEvent, NodeResult
 from headrace.workflow.variables import MISSING
 
@@ -21,12 +22,19 @@ class RetrievalConfig(NodeData):
     weights: dict[str, Any] | None = None
 
 
+class SingleRetrievalConfig(NodeData):
+    """`single_retrieval_config`: the model that routes the query to one dataset."""
+
+    model: ModelConfig | None = None
+
+
 class KnowledgeRetrievalData(NodeData):
     """Configuration of a knowledge-retrieval node."""
 
     query_variable_selector: list[str] | None = None
     dataset_ids: list[str] = []
     retrieval_mode: str = "multiple"
+    single_retrieval_config: SingleRetrievalConfig | None = None
     multiple_retrieval_config: RetrievalConfig | None = None
 
 
@@ -67,8 +75,17 @@ class KnowledgeRetrievalNode(Node):
             },
             "weights": config.weights,
         }
+        router = None
+        if data.retrieval_mode == "single":
+            model = data.single_retrieval_config.model if data.single_retrieval_config else None
+            if model is None:
+                raise NodeError(
+                    "Single retrieval needs single_retrieval_config.model to route the query",
+                    "KnowledgeRetrievalNodeError",
+                )
+            router = (model.provider, model.name)
         result = (
-            await knowledge.retrieve(list(data.dataset_ids), query, settings)
+            await knowledge.retrieve(list(data.dataset_ids), query, settings, router)
             if query.strip()
             else []
         )

@@ -1,0 +1,1 @@
+"""Background jobs: in-process tasks by default, Celery workers when a broker is configured."""
