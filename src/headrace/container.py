@@ -71,6 +71,7 @@ class Container:
                 settings.qdrant_url,
                 settings.qdrant_path,
                 settings.provider_timeout,
+                settings.vector_state_ttl,
             ),
         )
         container.jobs = make_job_queue(container)

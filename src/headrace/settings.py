@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     code_memory_mb: int = Field(256, description="Memory a code node may use.")
     qdrant_url: str | None = Field(None, description="Qdrant server for dataset vectors.")
     qdrant_path: str | None = Field(None, description="Qdrant local-mode directory for vectors.")
+    vector_state_ttl: float = Field(
+        0.5,
+        description="Seconds a search of the embedded vector store may go without re-reading "
+        "its collection's state: how long other processes' writes may take to show.",
+    )
     celery_broker_url: str | None = Field(
         None,
         description="Broker for indexing jobs run by `headrace worker` (in-process when unset).",

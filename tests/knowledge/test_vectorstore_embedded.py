@@ -150,7 +150,7 @@ async def test_rows_written_behind_the_stores_back_force_a_rebuild(
 async def test_another_workers_writes_are_seen(db: Database, tmp_path: Path) -> None:
     data = vectors(80)
     one = EmbeddedVectorStore(db, tmp_path / "one", exact_threshold=0)
-    two = EmbeddedVectorStore(db, tmp_path / "two", exact_threshold=0)
+    two = EmbeddedVectorStore(db, tmp_path / "two", exact_threshold=0, state_ttl=0)
     await one.upsert("c", items(data[:40]))
     assert (await ann_ids(two, data[1], 1)) == ["v1"]
     await one.upsert("c", items(data[40:], start=40))
@@ -158,10 +158,28 @@ async def test_another_workers_writes_are_seen(db: Database, tmp_path: Path) -> 
     await one.upsert("c", [VectorItem("v2", data[70].tolist(), {"doc": "moved"})])
     assert (await ann_ids(two, data[45], 1)) == ["v45"]
     assert "v1" not in await ann_ids(two, data[1], 5)
-    assert set(await ann_ids(two, data[70], 2)) == {"v2", "v70"}
+    near_70 = {hit.id: hit.payload for hit in await two.search("c", data[70].tolist(), 2)}
+    assert near_70 == {"v2": {"doc": "moved"}, "v70": {"doc": "d0"}}  # payloads follow too
     assert two.rebuilds == 1  # the first build only; later writes were replayed
     await one.drop("c")
     assert await two.search("c", data[0].tolist(), 3) == []
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_other_workers_writes_are_seen_once_the_state_ttl_passed(
+    db: Database, tmp_path: Path
+) -> None:
+    data = vectors(60)
+    one = EmbeddedVectorStore(db, tmp_path / "one", exact_threshold=0)
+    two = EmbeddedVectorStore(db, tmp_path / "two", exact_threshold=0, state_ttl=0.2)
+    await one.upsert("c", items(data[:30]))
+    assert (await ann_ids(two, data[1], 1)) == ["v1"]
+    await one.upsert("c", items(data[30:], start=30))
+    await two.upsert("c", [VectorItem("w", data[50].tolist(), {"doc": "own"})])
+    assert set(await ann_ids(two, data[50], 2)) == {"w", "v50"}  # its own write: at once
+    await asyncio.sleep(0.25)
+    assert (await ann_ids(two, data[45], 1)) == ["v45"]
     await one.aclose()
     await two.aclose()
 
@@ -181,7 +199,7 @@ async def test_pruned_tombstones_and_a_recreated_collection_rebuild(
         pruned = await session.scalar(select(VectorCollection.pruned_version))
         left = await session.scalar(select(func.count()).select_from(VectorTombstone))
     assert pruned and left is not None and left < 5
-    reader = EmbeddedVectorStore(db, tmp_path / "ann", exact_threshold=0)
+    reader = EmbeddedVectorStore(db, tmp_path / "ann", exact_threshold=0, state_ttl=0)
     assert (await ann_ids(reader, data[3], 1)) != ["v3"]
     assert reader.rebuilds == 1
     await writer.drop("c")

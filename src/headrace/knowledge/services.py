@@ -34,6 +34,7 @@ class KnowledgeServices:
         qdrant_url: str | None,
         qdrant_path: str | None,
         timeout: float,
+        state_ttl: float = 0.5,
     ) -> KnowledgeServices:
         """Embedded stores by default; Qdrant when a URL or path is configured."""
         vectors: VectorStore
@@ -42,7 +43,7 @@ class KnowledgeServices:
 
             vectors = QdrantVectorStore(url=qdrant_url, path=qdrant_path)
         else:
-            vectors = EmbeddedVectorStore(db, data_dir / "vector-index")
+            vectors = EmbeddedVectorStore(db, data_dir / "vector-index", state_ttl=state_ttl)
         return cls(
             keyword=keyword_index_for(db),
             vectors=vectors,

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,13 +81,15 @@ class AnnIndex:
     params: HnswParams = field(default_factory=HnswParams)
     index: Index | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: key -> (id, payload) of rows as this index knows them; a key leaves it when rewritten.
+    payloads: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.index is None:
             self.index = Index(
                 ndim=self.dim,
                 metric="cos",
-                dtype="f32",
+                dtype="f16",  # half the memory, faster distances, same recall (bench)
                 connectivity=self.params.connectivity,
                 expansion_add=self.params.expansion_add,
                 expansion_search=self.params.expansion_search,
@@ -123,6 +126,7 @@ class AnnIndex:
         """Drop these keys (absent ones are ignored)."""
         wanted = np.asarray(keys, dtype=np.uint64)
         if len(wanted):
+            self._forget(wanted)
             self._ix.remove(wanted)
 
     def upsert(self, keys: Sequence[int] | KeyArray, vectors: FloatMatrix) -> None:
@@ -130,10 +134,16 @@ class AnnIndex:
         wanted = np.asarray(keys, dtype=np.uint64)
         if not len(wanted):
             return
+        self._forget(wanted)
         present = np.asarray(self._ix.contains(wanted), dtype=bool).reshape(-1)
         if present.any():
             self._ix.remove(wanted[present])
         self._ix.add(wanted, as_matrix(vectors, self.dim))
+
+    def _forget(self, keys: KeyArray) -> None:
+        if self.payloads:
+            for key in keys.tolist():
+                self.payloads.pop(key, None)
 
     def search(
         self, vector: FloatMatrix, count: int, exact: bool = False

@@ -11,18 +11,24 @@ replaying, its (count, sum of keys) disagrees with the database's.
 
 Small collections, and filters too selective for the ANN candidates, are searched exactly with
 numpy over the matching database rows. Index work runs in threads, one lock per collection.
+
+A search of a large collection usually touches no database: the collection's state is
+re-read at most every `state_ttl` seconds (this process's writes are seen at once; other
+workers' writes within that time, as in near-real-time search engines), and the ids and
+payloads of hits come from a map kept beside the index (filled when the index is loaded,
+entries dropped when their rows are rewritten, misses read from the database).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import exc, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.knowledge.vectorstores import embedded_sql as sql
 from headrace.knowledge.vectorstores.ann import AnnIndex, FloatMatrix, HnswParams, as_matrix, cosine
@@ -51,6 +57,8 @@ class EmbeddedVectorStore:
     exactly if they look to be at most this many, else more candidates are fetched (up to
     4096, then the scan anyway). `tombstone_horizon`: deletions are remembered for this many
     writes of a collection; an index file older than that is rebuilt instead of replayed.
+    `state_ttl`: seconds a search may reuse the collection state it last read.
+    `payload_cache`: most rows whose ids and payloads are kept in memory per collection.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class EmbeddedVectorStore:
         exact_budget: int = 10_000,
         tombstone_horizon: int = 100_000,
         params: HnswParams | None = None,
+        state_ttl: float = 0.5,
+        payload_cache: int = 250_000,
     ) -> None:
         self.db = db
         self.index_dir = Path(index_dir)
@@ -73,6 +83,9 @@ class EmbeddedVectorStore:
         self.exact_budget = exact_budget
         self.tombstone_horizon = tombstone_horizon
         self.params = params or HnswParams()
+        self.state_ttl = state_ttl
+        self.payload_cache = payload_cache
+        self._states: dict[str, tuple[float, sql.CollectionState | None]] = {}
         self._indexes: dict[str, AnnIndex] = {}
         self._unsaved: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -103,6 +116,7 @@ class EmbeddedVectorStore:
             except exc.IntegrityError:  # another writer created the collection first
                 if attempt == 2:
                     raise
+        self._states.pop(collection, None)
         await self._apply(collection, state, keys, vectors, [])
 
     async def _write(
@@ -144,6 +158,7 @@ class EmbeddedVectorStore:
                 return
             if state.version - state.pruned_version > 2 * self.tombstone_horizon:
                 await sql.prune_tombstones(session, collection, state, self.tombstone_horizon)
+        self._states.pop(collection, None)
         await self._apply(collection, state, [], None, keys)
 
     async def _apply(
@@ -175,6 +190,7 @@ class EmbeddedVectorStore:
         async with self._lock(collection):
             async with self.db.session() as session:
                 await sql.drop_collection(session, collection)
+            self._states.pop(collection, None)
             self._indexes.pop(collection, None)
             self._unsaved.pop(collection, None)
             await asyncio.to_thread(AnnIndex.remove_files, self.index_dir, collection)
@@ -190,21 +206,30 @@ class EmbeddedVectorStore:
         wanted = normalize(filter)
         if top_k <= 0:
             return []
+        state = await self._state(collection)
+        if state is None:
+            return []
+        query = as_matrix(vector, state.dim)
+        if state.size <= self.exact_threshold:
+            return await self._exact(collection, state.dim, query, top_k, wanted)
+        ann = await self._fresh(collection, state)
+        if ann is None:
+            return []
+        return await self._search_ann(collection, ann, query, top_k, wanted)
+
+    async def _state(self, collection: str) -> sql.CollectionState | None:
+        """The collection's state, read again once `state_ttl` has passed."""
+        now = time.monotonic()
+        cached = self._states.get(collection)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         async with self.db.sessions() as session:
             state = await sql.read_state(session, collection)
-            if state is None:
-                return []
-            query = as_matrix(vector, state.dim)
-            if state.size <= self.exact_threshold:
-                return await self._exact(session, collection, state.dim, query, top_k, wanted)
-            ann = await self._fresh(collection, state)
-            if ann is None:
-                return []
-            return await self._search_ann(session, collection, ann, query, top_k, wanted)
+        self._states[collection] = (now + self.state_ttl, state)
+        return state
 
     async def _search_ann(
         self,
-        session: AsyncSession,
         collection: str,
         ann: AnnIndex,
         query: FloatMatrix,
@@ -215,9 +240,9 @@ class EmbeddedVectorStore:
         count = top_k if not wanted else max(top_k * self.overfetch, 64)
         while True:
             keys, similarity = await self._ann_search(ann, query, count)
-            rows = await sql.payloads_of_keys(session, collection, keys.tolist())
+            rows = await self._payloads(collection, ann, keys.tolist())
             hits = [
-                Hit(rows[key][0], similarity_score(float(score)), rows[key][1])
+                Hit(rows[key][0], similarity_score(float(score)), dict(rows[key][1]))
                 for key, score in zip(keys.tolist(), similarity.tolist(), strict=True)
                 if key in rows and matches(rows[key][1], wanted)
             ]
@@ -227,8 +252,31 @@ class EmbeddedVectorStore:
             # look few (or the ANN has no more to give), else ask the ANN for more.
             estimate = (len(hits) + 1) / max(1, len(keys)) * ann.size
             if estimate <= self.exact_budget or count >= min(ann.size, MAX_CANDIDATES):
-                return await self._exact(session, collection, ann.dim, query, top_k, wanted)
+                return await self._exact(collection, ann.dim, query, top_k, wanted)
             count = min(count * 4, MAX_CANDIDATES, ann.size)
+
+    async def _payloads(
+        self, collection: str, ann: AnnIndex, keys: list[int]
+    ) -> dict[int, tuple[str, dict[str, Any]]]:
+        """(id, payload) of these keys: from the index's map, misses from the database."""
+        known = ann.payloads
+        found = {key: known[key] for key in keys if key in known}
+        missing = [key for key in keys if key not in found]
+        if not missing:
+            return found
+        version = ann.version
+        async with self.db.sessions() as session:
+            fetched = await sql.payloads_of_keys(session, collection, missing)
+        found.update(fetched)
+        # Keep them unless a write reached the index meanwhile (it may have replaced them);
+        # a busy index lock just means they are read again next time.
+        if len(known) < self.payload_cache and ann.lock.acquire(blocking=False):
+            try:
+                if ann.version == version:
+                    known.update(fetched)
+            finally:
+                ann.lock.release()
+        return found
 
     async def _ann_search(self, ann: AnnIndex, query: FloatMatrix, count: int) -> tuple[Any, Any]:
         def work() -> tuple[Any, Any]:
@@ -239,7 +287,6 @@ class EmbeddedVectorStore:
 
     async def _exact(
         self,
-        session: AsyncSession,
         collection: str,
         dim: int,
         query: FloatMatrix,
@@ -249,13 +296,17 @@ class EmbeddedVectorStore:
         """Brute force with numpy over the rows matching the filter, streamed in batches."""
         condition = sql_condition(StoredVector.payload, wanted, self._dialect) if wanted else true()
         best: list[tuple[float, str, int]] = []  # (score, id, key)
-        async for keys, ids, matrix in sql.stream_vectors(session, collection, dim, condition):
-            scores = cosine(query, matrix)
-            keep = np.argpartition(-scores, top_k - 1)[:top_k] if len(scores) > top_k else None
-            chosen = range(len(scores)) if keep is None else keep.tolist()
-            best.extend((float(scores[i]), ids[i], keys[i]) for i in chosen)
-            best = sorted(best, key=lambda entry: (-entry[0], entry[1]))[:top_k]
-        rows = await sql.payloads_of_keys(session, collection, [key for _, _, key in best])
+        async with self.db.sessions() as session:
+            batches = sql.stream_vectors(session, collection, dim, condition)
+            async for keys, ids, matrix in batches:
+                scores = cosine(query, matrix)
+                keep = (
+                    np.argpartition(-scores, top_k - 1)[:top_k] if len(scores) > top_k else None
+                )
+                chosen = range(len(scores)) if keep is None else keep.tolist()
+                best.extend((float(scores[i]), ids[i], keys[i]) for i in chosen)
+                best = sorted(best, key=lambda entry: (-entry[0], entry[1]))[:top_k]
+            rows = await sql.payloads_of_keys(session, collection, [key for _, _, key in best])
         hits = [
             Hit(item_id, similarity_score(score), rows[key][1])
             for score, item_id, key in best
@@ -289,8 +340,19 @@ class EmbeddedVectorStore:
             )
             if ann is None or not usable or not await self._replay(collection, ann, loaded):
                 ann = await self._rebuild(collection, state)
+            if loaded or not ann.payloads:
+                await self._preload_payloads(collection, ann)
             self._indexes[collection] = ann
             return ann
+
+    async def _preload_payloads(self, collection: str, ann: AnnIndex) -> None:
+        """Fill the index's payload map (rows read may be newer than the index: a later
+        replay of those writes drops them again)."""
+        if ann.size > self.payload_cache:
+            return
+        async with self.db.sessions() as session:
+            async for batch in sql.stream_payloads(session, collection):
+                ann.payloads.update(batch)
 
     async def _replay(self, collection: str, ann: AnnIndex, verify: bool) -> bool:
         """Apply the writes newer than the index; False when it then disagrees with the rows."""

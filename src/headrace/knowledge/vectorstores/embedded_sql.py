@@ -233,3 +233,16 @@ async def checksum(session: AsyncSession, collection: str) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+async def stream_payloads(
+    session: AsyncSession, collection: str
+) -> AsyncIterator[dict[int, tuple[str, dict[str, Any]]]]:
+    """key -> (id, payload) of every row, in batches."""
+    result = await session.stream(
+        select(SV.key, SV.id, SV.payload)
+        .where(SV.collection == collection)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    async for batch in result.partitions(STREAM_ROWS):
+        yield {int(key): (row_id, payload) for key, row_id, payload in batch}
