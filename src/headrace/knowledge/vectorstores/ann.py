@@ -39,7 +39,10 @@ class HnswParams:
 
     connectivity: int = 32
     expansion_add: int = 256
+    #: The most a search explores; `AnnIndex.tune` picks less where the data allows.
     expansion_search: int = 512
+    #: Recall@10 a tuned expansion must reach on a sample of the index's own vectors.
+    tune_recall: float = 0.995
 
 
 def as_matrix(
@@ -83,6 +86,10 @@ class AnnIndex:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: key -> (id, payload) of rows as this index knows them; a key leaves it when rewritten.
     payloads: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    #: The search expansion chosen by `tune` (None: `params.expansion_search`), and the size
+    #: the index had then.
+    expansion: int | None = None
+    tuned_size: int = 0
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -152,11 +159,49 @@ class AnnIndex:
         count = min(count, self.size)
         if count <= 0:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32)
-        self._set_expansion(max(self.params.expansion_search, 2 * count))
+        self._set_expansion(max(self.expansion or self.params.expansion_search, 2 * count))
         matches = self._ix.search(vector.reshape(-1), count, exact=exact)
         keys = np.asarray(matches.keys, dtype=np.uint64)
         similarity = 1.0 - np.asarray(matches.distances, dtype=np.float32)
         return keys, similarity.astype(np.float32)
+
+    def needs_tuning(self, minimum: int = 2000) -> bool:
+        """Whether the index is large enough and has doubled since it was last tuned."""
+        return self.size >= minimum and self.size >= 2 * self.tuned_size
+
+    def tune(self, samples: int = 64, k: int = 10) -> int:
+        """Pick the smallest search expansion (up to `params.expansion_search`) whose recall@k
+        against exact search reaches `params.tune_recall` on probe queries.
+
+        A probe is the normalised sum of two random stored vectors, so that like a real query
+        it is not itself in the graph and lies where the data lies; its two parents (found
+        too easily to judge by) are left out of both result lists. Data whose neighbourhoods
+        HNSW navigates well (real embeddings) gets a small expansion and fast searches;
+        spread-out data keeps more."""
+        keys = self.keys()
+        ceiling = self.params.expansion_search
+        self.tuned_size = len(keys)
+        if len(keys) <= 4 * samples:
+            self.expansion = None
+            return ceiling
+        rng = np.random.default_rng(len(keys))
+        parents = rng.choice(keys, (samples, 2), replace=True)
+        stored = np.asarray(self._ix.get(parents.reshape(-1)), dtype=np.float32)
+        probes = stored.reshape(samples, 2, self.dim).sum(axis=1)
+        probes /= np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
+        skip = [set(pair.tolist()) for pair in parents]
+        truth = _without(self._ix.search(probes, k + 2, exact=True).keys, skip, k)
+        total = sum(len(row) for row in truth)
+        expansion = 32
+        while expansion < ceiling:
+            self._set_expansion(expansion)
+            found = _without(self._ix.search(probes, k + 2).keys, skip, k)
+            hits = sum(len(want & got) for want, got in zip(truth, found, strict=True))
+            if hits >= self.params.tune_recall * total:
+                break
+            expansion *= 2
+        self.expansion = min(expansion, ceiling)
+        return self.expansion
 
     def save(self, directory: Path, collection: str) -> Path:
         """Write the index atomically, then remove older files of the collection."""
@@ -205,6 +250,14 @@ class AnnIndex:
         for path in directory.glob(f"{file_digest(collection)}-*.usearch"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def _without(rows: Any, skip: list[set[int]], k: int) -> list[set[int]]:
+    """The first `k` keys of each result row that are not in that row's `skip` set."""
+    return [
+        set([key for key in row if key not in leave_out][:k])
+        for row, leave_out in zip(np.asarray(rows).tolist(), skip, strict=True)
+    ]
 
 
 def _file_version(path: Path) -> int | None:

@@ -184,6 +184,7 @@ class EmbeddedVectorStore:
 
             await asyncio.to_thread(work)
             await self._note_changes(collection, ann, len(keys) + len(removed))
+            await self._tune_if_grown(ann)
 
     async def drop(self, collection: str) -> None:
         """Remove the collection, its rows and its index files."""
@@ -342,8 +343,20 @@ class EmbeddedVectorStore:
                 ann = await self._rebuild(collection, state)
             if loaded or not ann.payloads:
                 await self._preload_payloads(collection, ann)
+            await self._tune_if_grown(ann)
             self._indexes[collection] = ann
             return ann
+
+    @staticmethod
+    async def _tune_if_grown(ann: AnnIndex) -> None:
+        """Choose the index's search expansion again once it has doubled in size."""
+        if ann.needs_tuning():
+
+            def work() -> None:
+                with ann.lock:
+                    ann.tune()
+
+            await asyncio.to_thread(work)
 
     async def _preload_payloads(self, collection: str, ann: AnnIndex) -> None:
         """Fill the index's payload map (rows read may be newer than the index: a later
