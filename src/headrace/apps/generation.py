@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headrace.apps.app_config import AppConfig, parse_app_config
+from headrace.apps.early_start import EarlyStart
 from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
 from headrace.apps.knowledge_context import (
@@ -54,6 +55,27 @@ class _Launch:
     slot: str
     cmd: TurnCommand
     resources: list[dict[str, Any]]
+    early: EarlyStart | None
+
+
+def _request(
+    config: AppConfig,
+    mode: str,
+    inputs: dict[str, Any],
+    query: str,
+    history: list[Any],
+    images: list[Any],
+    knowledge: list[Retrieved],
+) -> LLMRequest:
+    """The model request of a turn."""
+    return LLMRequest(
+        model=config.model.name,
+        messages=build_prompt(
+            config, mode, inputs, query, history, images, context_text(knowledge)
+        ),
+        mode="completion" if config.model.mode == "completion" else "chat",
+        parameters=dict(config.model.completion_params),
+    )
 
 
 def citations_enabled(config: AppConfig) -> bool:
@@ -81,7 +103,14 @@ class MessageService:
                 images = await resolve_files(session, self.c, app, end_user, config, cmd.files)
         model = await self.models.bind(app.workspace_id, config.model.provider)
         slot = await pipeline.acquire_slot()
+        early: EarlyStart | None = None
         try:
+            if conversation is None:
+                # A new conversation's prompt needs no stored rows: call the model while they
+                # are written.
+                knowledge = await self._knowledge(app, config, inputs, cmd.query)
+                request = _request(config, app.mode, inputs, cmd.query, [], images, knowledge)
+                early = EarlyStart(model, request)
             turn = await pipeline.open_turn(
                 conversation,
                 cmd.query,
@@ -90,30 +119,22 @@ class MessageService:
                 (config.model.provider, config.model.name),
                 config.opening_statement,
             )
-            history = turn.history if app.mode != "completion" else []
-            knowledge = await self._knowledge(app, config, turn.inputs, cmd.query)
-            request = LLMRequest(
-                model=config.model.name,
-                messages=build_prompt(
-                    config,
-                    app.mode,
-                    turn.inputs,
-                    cmd.query,
-                    history,
-                    images,
-                    context_text(knowledge),
-                ),
-                mode="completion" if config.model.mode == "completion" else "chat",
-                parameters=dict(config.model.completion_params),
-            )
+            if early is None:
+                history = turn.history if app.mode != "completion" else []
+                knowledge = await self._knowledge(app, config, turn.inputs, cmd.query)
+                request = _request(
+                    config, app.mode, turn.inputs, cmd.query, history, images, knowledge
+                )
             stop = await self.c.runs.register(turn.envelope.task_id, owner_key(end_user.id))
         except BaseException:
+            if early is not None:
+                await early.close()
             await pipeline.release_slot(slot)
             raise
         stream = RunStream(turn.envelope)
         self.c.live[turn.envelope.task_id] = stream
         resources = [k.resource for k in knowledge] if citations_enabled(config) else []
-        launch = _Launch(pipeline, config, model, request, turn, stop, slot, cmd, resources)
+        launch = _Launch(pipeline, config, model, request, turn, stop, slot, cmd, resources, early)
         self.c.spawn(self._run(stream, launch))
         return stream
 
@@ -149,6 +170,8 @@ class MessageService:
                 stop=launch.stop,
                 deadline=self.c.settings.app_max_execution_time,
                 resources=launch.resources,
+                chunks=launch.early.chunks() if launch.early else None,
+                started=launch.early.started if launch.early else None,
             )
         finally:
             try:

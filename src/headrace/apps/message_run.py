@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from headrace.apps.run_stream import RunStream
 from headrace.coord.base import RunRegistry, StopFlag
 from headrace.errors import DomainError, InternalServerError
 from headrace.providers.catalog import ModelPricing
-from headrace.providers.types import LLMRequest, TokenUsage
+from headrace.providers.types import LLMChunk, LLMRequest, TokenUsage
 from headrace.providers.usage import UsageInfo, build_usage, estimate_tokens
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,13 @@ class _Progress:
 
 
 async def _pump(
-    model: BoundModel,
-    request: LLMRequest,
+    chunks: AsyncIterator[LLMChunk],
     stream: RunStream,
     runs: RunRegistry,
     progress: _Progress,
 ) -> None:
     task_id = stream.envelope.task_id
-    async for chunk in model.stream(request):
+    async for chunk in chunks:
         if chunk.usage is not None:
             progress.usage = chunk.usage
         if chunk.text:
@@ -73,12 +73,17 @@ async def run_turn(
     stop: StopFlag,
     deadline: float,
     resources: list[dict[str, Any]] | None = None,
+    chunks: AsyncIterator[LLMChunk] | None = None,
+    started: float | None = None,
 ) -> TurnOutcome:
     """Stream one completion into `stream`; the outcome carries the terminal event
-    (`message_end` or `error`) for the caller to push once the turn is stored."""
-    started = time.perf_counter()
+    (`message_end` or `error`) for the caller to push once the turn is stored.
+
+    `chunks` is the model's stream when the call was started earlier (at `started`)."""
+    started = time.perf_counter() if started is None else started
     progress = _Progress()
-    pump = asyncio.create_task(_pump(model, request, stream, runs, progress))
+    source = chunks if chunks is not None else model.stream(request)
+    pump = asyncio.create_task(_pump(source, stream, runs, progress))
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait(
         {pump, stopper}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
