@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.store.tables import Conversation, Message
@@ -76,11 +76,11 @@ class ConversationRepo:
 
     async def record_turn(self, conversation_id: str) -> None:
         """Count a finished turn and bump `updated_at`."""
+        table = cast(Table, Conversation.__table__)
         await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+            update(table)
+            .where(table.c.id == conversation_id)
+            .values(dialogue_count=table.c.dialogue_count + 1, updated_at=utcnow())
         )
 
     async def set_name_if_unnamed(self, conversation_id: str, name: str) -> None:
@@ -108,12 +108,11 @@ class MessageRepo:
 
     async def finish(self, message_id: str, **fields: Any) -> None:
         """Write the outcome of a turn."""
-        # No loaded objects to keep in step: skipping the ORM's evaluation saves ~0.5 ms a turn.
+        # A Core UPDATE: no loaded objects to keep in step, and the ORM's statement handling
+        # is a measurable share of a turn's CPU.
+        table = cast(Table, Message.__table__)
         await self.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(updated_at=utcnow(), **fields)
-            .execution_options(synchronize_session=False)
+            update(table).where(table.c.id == message_id).values(updated_at=utcnow(), **fields)
         )
 
     async def get_visible(self, app_id: str, end_user_id: str, message_id: str) -> Message | None:
