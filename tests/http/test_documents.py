@@ -52,6 +52,24 @@ RULE = {
 }
 
 
+async def indexed_water(client: Any, dataset_id: str) -> dict[str, Any]:
+    """Create the RIVERS document ("water", economy, RULE), wait until it is indexed, and
+    return the create body."""
+    created = (
+        await client.post(
+            f"/v1/datasets/{dataset_id}/document/create-by-text",
+            json={
+                "name": "water",
+                "text": RIVERS,
+                "indexing_technique": "economy",
+                "process_rule": RULE,
+            },
+        )
+    ).json()
+    await wait_indexed(client, dataset_id, created["batch"])
+    return dict(created)
+
+
 @pytest.mark.parametrize("technique", ["economy", "high_quality"])
 async def test_create_by_text_indexes_segments(
     server: LiveServer, key: str, technique: str
@@ -206,18 +224,7 @@ async def test_segments_edit_changes_retrieval(server: LiveServer, key: str) -> 
     async with server.client(key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Editable"})).json()
         base = f"/v1/datasets/{dataset['id']}"
-        created = (
-            await client.post(
-                f"{base}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
-        await wait_indexed(client, dataset["id"], created["batch"])
+        created = await indexed_water(client, dataset["id"])
         segments_url = f"{base}/documents/{created['document']['id']}/segments"
         listing = (await client.get(segments_url)).json()
         lakes = next(s for s in listing["data"] if s["content"].startswith("Lakes"))
@@ -254,18 +261,7 @@ async def test_chat_app_with_dataset_cites_sources(
 ) -> None:
     async with server.client(key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Cited"})).json()
-        created = (
-            await client.post(
-                f"/v1/datasets/{dataset['id']}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
-        await wait_indexed(client, dataset["id"], created["batch"])
+        await indexed_water(client, dataset["id"])
     from tests.conftest import CHAT_DSL
 
     config = {
@@ -345,18 +341,7 @@ async def test_chatflow_knowledge_retrieval_cites_sources(
 
     async with server.client(key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Flow"})).json()
-        created = (
-            await client.post(
-                f"/v1/datasets/{dataset['id']}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
-        await wait_indexed(client, dataset["id"], created["batch"])
+        await indexed_water(client, dataset["id"])
     container = server.container
     app = await import_app(
         container.db, KNOWLEDGE_CHATFLOW.format(dataset_id=dataset["id"]), container.cipher
@@ -379,18 +364,7 @@ async def test_document_status_actions(server: LiveServer, key: str) -> None:
     async with server.client(key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Statuses"})).json()
         base = f"/v1/datasets/{dataset['id']}"
-        created = (
-            await client.post(
-                f"{base}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
-        await wait_indexed(client, dataset["id"], created["batch"])
+        created = await indexed_water(client, dataset["id"])
         ids = {"document_ids": [created["document"]["id"]]}
 
         async def hits() -> int:
@@ -541,18 +515,7 @@ async def test_metadata_fields_and_document_values(server: LiveServer, key: str)
     async with server.client(key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Meta"})).json()
         base = f"/v1/datasets/{dataset['id']}"
-        created = (
-            await client.post(
-                f"{base}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
-        await wait_indexed(client, dataset["id"], created["batch"])
+        created = await indexed_water(client, dataset["id"])
         field = await client.post(f"{base}/metadata", json={"type": "string", "name": "region"})
         duplicate = await client.post(f"{base}/metadata", json={"type": "string", "name": "region"})
         built_in_name = await client.post(
