@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 import yaml
 
-from headrace.admin import configure_provider, import_app, new_app_key
+from headrace.admin import configure_provider, import_app, new_app_key, new_dataset_key
 from headrace.container import Container
 from headrace.http.app import create_app
 from headrace.settings import Settings
@@ -203,6 +203,20 @@ class AppHandle:
 
     app_id: str
     key: str
+
+
+@pytest.fixture
+async def dataset_key(server: LiveServer, scripted: ScriptedUpstream) -> str:
+    """A `dataset-` key, with the openai provider (embeddings, rerank, routing) pointed at the
+    scripted upstream."""
+    await configure_provider(
+        server.container.db,
+        server.container.providers,
+        server.container.cipher,
+        "openai",
+        {"api_key": "sk-test", "base_url": scripted.base_url},
+    )
+    return await new_dataset_key(server.container.db)
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 from tests.conftest import CHAT_DSL, LiveServer
-from tests.http.test_documents import wait_indexed
+from tests.http.test_documents import knowledge_chatflow, wait_indexed
 from tests.support.upstream import Reply, ScriptedUpstream
 
-from headrace.admin import configure_provider, import_app, new_app_key, new_dataset_key
+from headrace.admin import import_app, new_app_key
 
 CORPORA = {
     "Rivers": ("Facts about rivers, lakes and fresh water.", "Rivers carry rain to the sea."),
@@ -20,14 +20,10 @@ CORPORA = {
 
 
 @pytest.fixture
-async def datasets(server: LiveServer, scripted: ScriptedUpstream) -> dict[str, str]:
+async def datasets(server: LiveServer, dataset_key: str) -> dict[str, str]:
     """Two indexed economy datasets, by name -> id."""
-    c = server.container
-    await configure_provider(
-        c.db, c.providers, c.cipher, "openai", {"api_key": "sk-x", "base_url": scripted.base_url}
-    )
     ids = {}
-    async with server.client(await new_dataset_key(c.db)) as client:
+    async with server.client(dataset_key) as client:
         for name, (description, text) in CORPORA.items():
             dataset = (
                 await client.post("/v1/datasets", json={"name": name, "description": description})
@@ -111,46 +107,12 @@ async def test_no_dataset_is_searched_when_the_model_picks_none(
     assert "rain" not in answering.json["messages"][0]["content"]
 
 
-ROUTED_CHATFLOW = """
-app: {{mode: advanced-chat, name: Routed knowledge}}
-kind: app
-version: 0.6.0
-workflow:
-  features: {{retriever_resource: {{enabled: true}}}}
-  graph:
-    nodes:
-    - {{id: start, data: {{type: start, title: Start, variables: []}}}}
-    - id: kr
-      data:
-        type: knowledge-retrieval
-        title: Search
-        query_variable_selector: [sys, query]
-        dataset_ids: {dataset_ids}
-        retrieval_mode: single
-        single_retrieval_config:
-          model: {{provider: openai, name: gpt-4o-mini, mode: chat, completion_params: {{}}}}
-    - id: llm
-      data:
-        type: llm
-        title: LLM
-        model: {{provider: openai, name: gpt-4o-mini, mode: chat, completion_params: {{}}}}
-        prompt_template:
-        - {{role: system, text: 'Context: {{{{#context#}}}}'}}
-        - {{role: user, text: '{{{{#sys.query#}}}}'}}
-        context: {{enabled: true, variable_selector: [kr, result]}}
-    - {{id: answer, data: {{type: answer, title: Answer, answer: '{{{{#llm.text#}}}}'}}}}
-    edges:
-    - {{source: start, target: kr}}
-    - {{source: kr, target: llm}}
-    - {{source: llm, target: answer}}
-"""
-
-
 async def test_knowledge_retrieval_node_routes_in_single_mode(
     server: LiveServer, scripted: ScriptedUpstream, datasets: dict[str, str]
 ) -> None:
     c = server.container
-    dsl = ROUTED_CHATFLOW.format(dataset_ids=list(datasets.values()))
+    router = "{model: {provider: openai, name: gpt-4o-mini, mode: chat, completion_params: {}}}"
+    dsl = knowledge_chatflow(list(datasets.values()), mode="single", config=router)
     app_id = (await import_app(c.db, dsl, c.cipher)).id
     scripted.script(
         Reply(tool_calls=[(_tool(datasets["Rivers"]), '{"query": "rain"}')]),

@@ -12,24 +12,10 @@ import pytest
 from tests.conftest import LiveServer
 from tests.support.upstream import ScriptedUpstream
 
-from headrace.admin import configure_provider, new_dataset_key
-
 RIVERS = (
     "Rivers flow downhill to the sea.\n\nDeltas form where rivers meet the sea.\n\n"
     "Lakes are still water."
 )
-
-
-@pytest.fixture
-async def key(server: LiveServer, scripted: ScriptedUpstream) -> str:
-    await configure_provider(
-        server.container.db,
-        server.container.providers,
-        server.container.cipher,
-        "openai",
-        {"api_key": "sk-test", "base_url": scripted.base_url},
-    )
-    return await new_dataset_key(server.container.db)
 
 
 async def wait_indexed(client: Any, dataset_id: str, batch: str) -> dict[str, Any]:
@@ -72,9 +58,9 @@ async def indexed_water(client: Any, dataset_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("technique", ["economy", "high_quality"])
 async def test_create_by_text_indexes_segments(
-    server: LiveServer, key: str, technique: str
+    server: LiveServer, dataset_key: str, technique: str
 ) -> None:
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset = (
             await client.post(
                 "/v1/datasets",
@@ -120,8 +106,8 @@ async def test_create_by_text_indexes_segments(
     assert refreshed["document_count"] == 1 and refreshed["indexing_technique"] == technique
 
 
-async def test_create_by_file_and_failures(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_create_by_file_and_failures(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (
             await client.post(
                 "/v1/datasets", json={"name": "Files", "indexing_technique": "economy"}
@@ -169,8 +155,10 @@ async def test_create_by_file_and_failures(server: LiveServer, key: str) -> None
         ("high_quality", "hybrid_search"),
     ],
 )
-async def test_retrieve_modes(server: LiveServer, key: str, technique: str, method: str) -> None:
-    async with server.client(key) as client:
+async def test_retrieve_modes(
+    server: LiveServer, dataset_key: str, technique: str, method: str
+) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (
             await client.post(
                 "/v1/datasets",
@@ -220,8 +208,8 @@ async def test_retrieve_modes(server: LiveServer, key: str, technique: str, meth
     )
 
 
-async def test_segments_edit_changes_retrieval(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_segments_edit_changes_retrieval(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Editable"})).json()
         base = f"/v1/datasets/{dataset['id']}"
         created = await indexed_water(client, dataset["id"])
@@ -257,9 +245,9 @@ async def test_segments_edit_changes_retrieval(server: LiveServer, key: str) -> 
 
 
 async def test_chat_app_with_dataset_cites_sources(
-    server: LiveServer, key: str, make_app: Any, scripted: ScriptedUpstream
+    server: LiveServer, dataset_key: str, make_app: Any, scripted: ScriptedUpstream
 ) -> None:
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Cited"})).json()
         await indexed_water(client, dataset["id"])
     from tests.conftest import CHAT_DSL
@@ -314,9 +302,9 @@ workflow:
         type: knowledge-retrieval
         title: Search
         query_variable_selector: [sys, query]
-        dataset_ids: ['{dataset_id}']
-        retrieval_mode: multiple
-        multiple_retrieval_config: {{top_k: 2, reranking_enable: false}}
+        dataset_ids: {dataset_ids}
+        retrieval_mode: {mode}
+        {mode}_retrieval_config: {config}
     - id: llm
       data:
         type: llm
@@ -334,18 +322,26 @@ workflow:
 """
 
 
+def knowledge_chatflow(
+    dataset_ids: list[str],
+    mode: str = "multiple",
+    config: str = "{top_k: 2, reranking_enable: false}",
+) -> str:
+    """A chatflow: knowledge-retrieval (in `mode`, with its `<mode>_retrieval_config`) into
+    an LLM's context, then an answer."""
+    return KNOWLEDGE_CHATFLOW.format(dataset_ids=dataset_ids, mode=mode, config=config)
+
+
 async def test_chatflow_knowledge_retrieval_cites_sources(
-    server: LiveServer, key: str, scripted: ScriptedUpstream
+    server: LiveServer, dataset_key: str, scripted: ScriptedUpstream
 ) -> None:
     from headrace.admin import import_app, new_app_key
 
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Flow"})).json()
         await indexed_water(client, dataset["id"])
     container = server.container
-    app = await import_app(
-        container.db, KNOWLEDGE_CHATFLOW.format(dataset_id=dataset["id"]), container.cipher
-    )
+    app = await import_app(container.db, knowledge_chatflow([dataset["id"]]), container.cipher)
     app_key = await new_app_key(container.db, app.id)
     async with server.client(app_key) as client:
         reply = (
@@ -360,8 +356,8 @@ async def test_chatflow_knowledge_retrieval_cites_sources(
     assert system.startswith("Context: Lakes are still water.")
 
 
-async def test_document_status_actions(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_document_status_actions(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Statuses"})).json()
         base = f"/v1/datasets/{dataset['id']}"
         created = await indexed_water(client, dataset["id"])
@@ -403,9 +399,11 @@ HIERARCHICAL = {
 }
 
 
-async def test_parent_child_retrieval_and_child_chunks(server: LiveServer, key: str) -> None:
+async def test_parent_child_retrieval_and_child_chunks(
+    server: LiveServer, dataset_key: str
+) -> None:
     text = "Rivers flow downhill. They reach the sea.\n\nLakes are still. Ponds are small."
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset = (
             await client.post(
                 "/v1/datasets",
@@ -464,7 +462,7 @@ async def test_parent_child_retrieval_and_child_chunks(server: LiveServer, key: 
 
 
 async def test_pdf_docx_and_markdown_uploads_index_and_retrieve(
-    server: LiveServer, key: str
+    server: LiveServer, dataset_key: str
 ) -> None:
     from tests.extract.builders import make_pdf
 
@@ -484,7 +482,7 @@ async def test_pdf_docx_and_markdown_uploads_index_and_retrieve(
         ),
         "ponds.md": (b"# Ponds\n\nPonds are small and shallow.\n", "text/markdown"),
     }
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset = (
             await client.post(
                 "/v1/datasets", json={"name": "Uploads", "indexing_technique": "economy"}
@@ -511,8 +509,8 @@ async def test_pdf_docx_and_markdown_uploads_index_and_retrieve(
     assert ponds["records"][0]["segment"]["document"]["name"] == "ponds.md"
 
 
-async def test_metadata_fields_and_document_values(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_metadata_fields_and_document_values(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Meta"})).json()
         base = f"/v1/datasets/{dataset['id']}"
         created = await indexed_water(client, dataset["id"])
@@ -569,8 +567,8 @@ async def test_metadata_fields_and_document_values(server: LiveServer, key: str)
     }
 
 
-async def test_retrieve_with_metadata_filter(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_retrieve_with_metadata_filter(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Filtered"})).json()
         base = f"/v1/datasets/{dataset['id']}"
         field_id = (
@@ -621,23 +619,12 @@ async def test_retrieve_with_metadata_filter(server: LiveServer, key: str) -> No
     assert [r["segment"]["document"]["name"] for r in filtered["records"]] == ["andes"]
 
 
-async def test_update_by_text_and_file(server: LiveServer, key: str) -> None:
-    async with server.client(key) as client:
+async def test_update_by_text_and_file(server: LiveServer, dataset_key: str) -> None:
+    async with server.client(dataset_key) as client:
         dataset = (await client.post("/v1/datasets", json={"name": "Updated"})).json()
         base = f"/v1/datasets/{dataset['id']}"
-        created = (
-            await client.post(
-                f"{base}/document/create-by-text",
-                json={
-                    "name": "water",
-                    "text": RIVERS,
-                    "indexing_technique": "economy",
-                    "process_rule": RULE,
-                },
-            )
-        ).json()
+        created = await indexed_water(client, dataset["id"])
         document_id = created["document"]["id"]
-        await wait_indexed(client, dataset["id"], created["batch"])
         by_text = await client.post(
             f"{base}/documents/{document_id}/update-by-text",
             json={"name": "ice", "text": "Glaciers grind rock."},

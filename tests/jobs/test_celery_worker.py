@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from headrace.admin import configure_provider, new_dataset_key
 from tests.conftest import LiveServer
 from tests.jobs.conftest import Workers
 from tests.support.upstream import Reply, ScriptedUpstream
@@ -23,18 +22,8 @@ TEXT = "\n\n".join(
 )
 
 
-async def _dataset_key(server: LiveServer, scripted: ScriptedUpstream) -> str:
-    c = server.container
-    await configure_provider(
-        c.db, c.providers, c.cipher, "openai", {"api_key": "sk-x", "base_url": scripted.base_url}
-    )
-    return await new_dataset_key(c.db)
-
-
 async def _status(client: Any, dataset_id: str, batch: str) -> dict[str, Any]:
-    body = (
-        await client.get(f"/v1/datasets/{dataset_id}/documents/{batch}/indexing-status")
-    ).json()
+    body = (await client.get(f"/v1/datasets/{dataset_id}/documents/{batch}/indexing-status")).json()
     return dict(body["data"][0])
 
 
@@ -78,10 +67,9 @@ async def _create(client: Any, name: str) -> tuple[str, str]:
 
 
 async def test_worker_indexes_queued_documents(
-    server: LiveServer, scripted: ScriptedUpstream, workers: Workers
+    server: LiveServer, workers: Workers, dataset_key: str
 ) -> None:
-    key = await _dataset_key(server, scripted)
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset_id, batch = await _create(client, "Queued")  # queued before any worker runs
         await asyncio.sleep(0.5)
         assert (await _status(client, dataset_id, batch))["indexing_status"] == "waiting"
@@ -105,12 +93,11 @@ async def test_worker_indexes_queued_documents(
 
 
 async def test_killed_worker_loses_nothing(
-    server: LiveServer, scripted: ScriptedUpstream, workers: Workers
+    server: LiveServer, scripted: ScriptedUpstream, workers: Workers, dataset_key: str
 ) -> None:
-    key = await _dataset_key(server, scripted)
     scripted.script_embeddings(Reply(hang=True))  # the first worker gets stuck mid-indexing
     first = workers.start()
-    async with server.client(key) as client:
+    async with server.client(dataset_key) as client:
         dataset_id, batch = await _create(client, "Durable")
 
         async def stuck() -> bool:

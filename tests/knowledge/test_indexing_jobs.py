@@ -9,21 +9,12 @@ from typing import Any
 
 from sqlalchemy import update
 
-from headrace.admin import configure_provider, new_dataset_key
 from headrace.knowledge.indexing import DocumentIndexer
 from headrace.store.tables import DatasetDocument
 from tests.conftest import LiveServer
 from tests.support.upstream import Reply, ScriptedUpstream
 
 TEXT = "Rivers carry water to the sea.\n\nGlaciers carve valleys."
-
-
-async def _key(server: LiveServer, scripted: ScriptedUpstream) -> str:
-    c = server.container
-    await configure_provider(
-        c.db, c.providers, c.cipher, "openai", {"api_key": "sk-x", "base_url": scripted.base_url}
-    )
-    return await new_dataset_key(c.db)
 
 
 async def _document(client: Any) -> tuple[str, str]:
@@ -57,10 +48,10 @@ async def _wait_status(client: Any, dataset_id: str, document_id: str, wanted: s
 
 
 async def test_duplicate_jobs_index_a_document_once(
-    server: LiveServer, scripted: ScriptedUpstream
+    server: LiveServer, scripted: ScriptedUpstream, dataset_key: str
 ) -> None:
     scripted.script_embeddings(Reply(delay_before_first=0.5))
-    async with server.client(await _key(server, scripted)) as client:
+    async with server.client(dataset_key) as client:
         dataset_id, document_id = await _document(client)
         for _ in range(3):  # delivered again while the first job runs
             await server.container.jobs.index_document(document_id)
@@ -71,10 +62,10 @@ async def test_duplicate_jobs_index_a_document_once(
 
 
 async def test_sweep_requeues_documents_whose_lease_lapsed(
-    server: LiveServer, scripted: ScriptedUpstream
+    server: LiveServer, scripted: ScriptedUpstream, dataset_key: str
 ) -> None:
     c = server.container
-    async with server.client(await _key(server, scripted)) as client:
+    async with server.client(dataset_key) as client:
         dataset_id, document_id = await _document(client)
         await _wait_status(client, dataset_id, document_id, "completed")
         async with c.db.session() as session:  # as a worker killed mid-indexing leaves it
