@@ -34,7 +34,7 @@ class KnowledgeServices:
         qdrant_url: str | None,
         qdrant_path: str | None,
         timeout: float,
-        state_ttl: float = 0.5,
+        state_ttl: float,
     ) -> KnowledgeServices:
         """Embedded stores by default; Qdrant when a URL or path is configured."""
         vectors: VectorStore
