@@ -85,11 +85,9 @@ class ConversationRepo:
 
     async def set_name_if_unnamed(self, conversation_id: str, name: str) -> None:
         """Name a conversation that still has no name."""
+        table = cast(Table, Conversation.__table__)
         await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.name == "")
-            .values(name=name)
-            .execution_options(synchronize_session=False)
+            update(table).where(table.c.id == conversation_id, table.c.name == "").values(name=name)
         )
 
 
