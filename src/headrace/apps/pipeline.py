@@ -23,7 +23,7 @@ from headrace.errors import (
     TooManyRequestsError,
 )
 from headrace.store.repos.conversations import ConversationRepo, MessageRepo
-from headrace.store.repos.files import FileRepo
+from headrace.store.repos.turns import insert_turn, name_if_unnamed, record_outcome
 from headrace.store.tables import App, Conversation, EndUser
 from headrace.store.tables.base import new_id, to_unix
 
@@ -113,66 +113,63 @@ class MessagePipeline:
         app = self.app
         chat = app.mode != "completion"
         history: list[Turn] = []
-        new_conversation = False
-        async with self.c.db.session() as session:
-            conversations, messages = ConversationRepo(session), MessageRepo(session)
-            if chat and conversation is None:
-                new_conversation = True
-                conversation = await conversations.create(
-                    app_id=app.id,
-                    end_user_id=self.end_user.id,
-                    mode=app.mode,
-                    inputs=inputs,
-                    introduction=introduction or "",
-                )
-            elif conversation is not None:
-                inputs = dict(conversation.inputs)
-                history = [Turn(m.query, m.answer) for m in await messages.history(conversation.id)]
-            message = await messages.create(
-                app_id=app.id,
-                conversation_id=conversation.id if conversation else None,
-                end_user_id=self.end_user.id,
-                mode=app.mode,
-                task_id=new_id(),
-                parent_message_id=ROOT_PARENT_ID if chat else None,
-                inputs=inputs,
-                query=query,
-                files=files,
-                model_provider=model_ref[0],
-                model_id=model_ref[1],
-            )
-            if files:
-                await FileRepo(session).link(message.id, files)
+        new_fields: dict[str, Any] | None = None
+        if chat and conversation is None:
+            new_fields = {
+                "app_id": app.id,
+                "end_user_id": self.end_user.id,
+                "mode": app.mode,
+                "inputs": inputs,
+                "introduction": introduction or "",
+            }
+        elif conversation is not None:
+            inputs = dict(conversation.inputs)
+            async with self.c.db.session() as session:
+                turns = await MessageRepo(session).history(conversation.id)
+            history = [Turn(m.query, m.answer) for m in turns]
+        fields = {
+            "app_id": app.id,
+            "conversation_id": conversation.id if conversation else None,
+            "end_user_id": self.end_user.id,
+            "mode": app.mode,
+            "task_id": new_id(),
+            "parent_message_id": ROOT_PARENT_ID if chat else None,
+            "inputs": inputs,
+            "query": query,
+            "files": files,
+            "model_provider": model_ref[0],
+            "model_id": model_ref[1],
+        }
+        message = await self.c.db.write(lambda s: insert_turn(s, new_fields, fields, files))
         envelope = Envelope(
             mode=app.mode,
             task_id=message.task_id,
             message_id=message.id,
-            conversation_id=conversation.id if conversation else None,
+            conversation_id=message.conversation_id,
             created_at=to_unix(message.created_at),
         )
-        return OpenedTurn(envelope, history, inputs, new_conversation)
+        return OpenedTurn(envelope, history, inputs, new_fields is not None)
 
     async def record(self, env: Envelope, outcome: TurnOutcome) -> None:
         """Store the outcome of a turn on its message and count it on the conversation."""
         usage = outcome.usage
-        async with self.c.db.session() as session:
-            await MessageRepo(session).finish(
-                env.message_id,
-                answer=outcome.answer,
-                status=outcome.status,
-                error=outcome.error,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                prompt_unit_price=usage.prompt_unit_price,
-                completion_unit_price=usage.completion_unit_price,
-                price_unit=usage.prompt_price_unit,
-                total_price=usage.total_price,
-                currency=usage.currency,
-                latency=usage.latency,
-                retriever_resources=outcome.resources or None,
-            )
-            if env.conversation_id:
-                await ConversationRepo(session).record_turn(env.conversation_id)
+        fields = {
+            "answer": outcome.answer,
+            "status": outcome.status,
+            "error": outcome.error,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "prompt_unit_price": usage.prompt_unit_price,
+            "completion_unit_price": usage.completion_unit_price,
+            "price_unit": usage.prompt_price_unit,
+            "total_price": usage.total_price,
+            "currency": usage.currency,
+            "latency": usage.latency,
+            "retriever_resources": outcome.resources or None,
+        }
+        await self.c.db.write(
+            lambda s: record_outcome(s, env.message_id, env.conversation_id, fields)
+        )
 
     async def name_conversation(
         self, conversation_id: str, query: str, model: BoundModel | None, model_name: str
@@ -181,5 +178,4 @@ class MessagePipeline:
         name = fallback_title(query)
         if model is not None:
             name = await generate_title(model, model_name, query)
-        async with self.c.db.session() as session:
-            await ConversationRepo(session).set_name_if_unnamed(conversation_id, name)
+        await self.c.db.write(lambda s: name_if_unnamed(s, conversation_id, name))

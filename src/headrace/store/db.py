@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +18,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -46,6 +51,49 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
     return create_async_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True, **kwargs)
 
 
+class SqliteWriter:
+    """The process's one SQLite write connection, on a thread of its own.
+
+    A write transaction runs there as one synchronous call: one hand-off between the event loop
+    and a thread per transaction instead of several per statement, and writers of this process
+    queue in asyncio instead of in SQLite's busy handler (where, under load, they timed out with
+    "database is locked"). `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
+    never fails half-way on upgrading a read lock.
+    """
+
+    def __init__(self, async_url: str) -> None:
+        url = make_url(async_url).set(drivername="sqlite")
+        self.engine = create_sync_engine(url, pool_size=1, max_overflow=0)
+        event.listen(self.engine, "connect", _tune_sqlite)
+        event.listen(self.engine, "connect", _manual_transactions)
+        event.listen(self.engine, "begin", _begin_immediate)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        with self.sessions.begin() as session:
+            return work(session)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one committed transaction (rolled back if it raises)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._transaction, work)
+
+    def close(self) -> None:
+        """Finish queued transactions, then close the connection."""
+        self._thread.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # Stop the sqlite3 module from issuing its own deferred BEGIN; _begin_immediate does it.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """Owns the engine and hands out sessions."""
 
@@ -54,6 +102,7 @@ class Database:
         self.schema = schema
         self.engine = create_engine(url, schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = SqliteWriter(url) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,12 +120,25 @@ class Database:
                 await session.rollback()
                 raise
 
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run the synchronous `work` in one committed write transaction and return its result.
+
+        Hot paths use this for their writes: on SQLite it runs on the process's writer thread
+        (see `SqliteWriter`), on PostgreSQL in an async session through `run_sync`.
+        """
+        if self._writer is not None:
+            return await self._writer.run(work)
+        async with self.session() as session:
+            return await session.run_sync(work)
+
     async def migrate(self) -> None:
         """Apply every Alembic migration (off the event loop: Alembic is synchronous)."""
         await asyncio.to_thread(upgrade, self.url, self.schema)
 
     async def aclose(self) -> None:
         """Dispose of pooled connections."""
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
         await self.engine.dispose()
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headrace.store.repos.turns import finish_message
 from headrace.store.tables import Conversation, Message
 from headrace.store.tables.base import utcnow
 
@@ -32,13 +33,6 @@ class ConversationRepo:
             Conversation.from_source == "api",
             Conversation.is_deleted.is_(False),
         ]
-
-    async def create(self, **fields: Any) -> Conversation:
-        """Insert a conversation."""
-        row = Conversation(**fields)
-        self.session.add(row)
-        await self.session.flush()
-        return row
 
     async def get_visible(
         self, app_id: str, end_user_id: str, conversation_id: str
@@ -74,22 +68,6 @@ class ConversationRepo:
         conversation.is_deleted = True
         await self.session.flush()
 
-    async def record_turn(self, conversation_id: str) -> None:
-        """Count a finished turn and bump `updated_at`."""
-        table = cast(Table, Conversation.__table__)
-        await self.session.execute(
-            update(table)
-            .where(table.c.id == conversation_id)
-            .values(dialogue_count=table.c.dialogue_count + 1, updated_at=utcnow())
-        )
-
-    async def set_name_if_unnamed(self, conversation_id: str, name: str) -> None:
-        """Name a conversation that still has no name."""
-        table = cast(Table, Conversation.__table__)
-        await self.session.execute(
-            update(table).where(table.c.id == conversation_id, table.c.name == "").values(name=name)
-        )
-
 
 class MessageRepo:
     """Message rows."""
@@ -97,21 +75,9 @@ class MessageRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create(self, **fields: Any) -> Message:
-        """Insert a message."""
-        row = Message(**fields)
-        self.session.add(row)
-        await self.session.flush()
-        return row
-
     async def finish(self, message_id: str, **fields: Any) -> None:
-        """Write the outcome of a turn."""
-        # A Core UPDATE: no loaded objects to keep in step, and the ORM's statement handling
-        # is a measurable share of a turn's CPU.
-        table = cast(Table, Message.__table__)
-        await self.session.execute(
-            update(table).where(table.c.id == message_id).values(updated_at=utcnow(), **fields)
-        )
+        """Write fields of a message."""
+        await self.session.execute(finish_message(message_id, **fields))
 
     async def get_visible(self, app_id: str, end_user_id: str, message_id: str) -> Message | None:
         """The message if this end user sent it through the Service API."""

@@ -28,21 +28,6 @@ class FileRepo:
         """An upload by id."""
         return await self.session.get(UploadFile, file_id)
 
-    async def link(self, message_id: str, files: Sequence[dict[str, Any]]) -> None:
-        """Attach the user's files to a message."""
-        for item in files:
-            self.session.add(
-                MessageFile(
-                    message_id=message_id,
-                    type=item.get("type", "image"),
-                    transfer_method=item.get("transfer_method", "remote_url"),
-                    url=item.get("url"),
-                    upload_file_id=item.get("upload_file_id"),
-                    belongs_to="user",
-                )
-            )
-        await self.session.flush()
-
     async def referencing_app_ids(self, upload_file_id: str) -> set[str]:
         """Apps whose messages reference the upload."""
         rows = await self.session.scalars(
