@@ -57,6 +57,18 @@ async def test_streams_text_deltas_in_order_with_usage(
     assert all(c.usage is None for c in chunks[:-1])
 
 
+async def test_consecutive_streams_reuse_one_upstream_connection(
+    provider: OpenAICompatProvider, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(chunks=["a", "b"]), Reply(chunks=["c"]), Reply(chunks=["d"]))
+    for _ in range(3):
+        chunks = await _chunks(provider, _request(), _creds(upstream))
+        assert chunks[-1].finish_reason == "stop"
+    ports = {r.client_port for r in upstream.requests_for("/v1/chat/completions")}
+    # Each stream is read to the end of its body, so its connection goes back to the pool.
+    assert len(ports) == 1 and 0 not in ports
+
+
 async def test_default_reply_echoes_last_user_message(
     provider: OpenAICompatProvider, upstream: ScriptedUpstream
 ) -> None:

@@ -62,11 +62,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """What the upstream received: path, lower-cased headers and the parsed JSON body."""
+    """What the upstream received: path, lower-cased headers, the parsed JSON body, and the
+    client's port (one per TCP connection, so reuse of a pooled connection shows)."""
 
     path: str
     headers: dict[str, str]
     json: dict[str, Any]
+    client_port: int = 0
 
 
 def _words(text: str) -> int:
@@ -353,7 +355,10 @@ class ScriptedUpstream:
         body: dict[str, Any] = orjson.loads(await request.body() or b"{}")
         if self.record:
             recorded = RecordedRequest(
-                request.url.path, {k.lower(): v for k, v in request.headers.items()}, body
+                request.url.path,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+                request.client.port if request.client else 0,
             )
             with self._lock:
                 self._requests.append(recorded)
@@ -434,13 +439,7 @@ class ScriptedUpstream:
         )
 
     async def _complete(self, request: Request) -> Response:
-        body: dict[str, Any] = orjson.loads(await request.body() or b"{}")
-        if self.record:
-            recorded = RecordedRequest(
-                request.url.path, {k.lower(): v for k, v in request.headers.items()}, body
-            )
-            with self._lock:
-                self._requests.append(recorded)
+        body = await self._read(request)
         reply = self._next_reply() or Reply()
         if reply.hang:
             while not await request.is_disconnected():

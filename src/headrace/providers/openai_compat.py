@@ -6,6 +6,7 @@ server-sent events line by line and decoded with orjson.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -39,6 +40,20 @@ FORWARDED_PARAMETERS = (
     "frequency_penalty",
     "seed",
 )
+
+
+async def _drain(source: AsyncIterator[bytes], limit: float = 1.0) -> None:
+    """Read a response past its `[DONE]` to the end of the body, for at most `limit` seconds.
+
+    A response closed before its body ends cannot go back to the pool, so every stream cut
+    at `[DONE]` cost the next request a new TCP connection (and TLS handshake).
+    """
+    try:
+        async with asyncio.timeout(limit):
+            async for _ in source:
+                pass
+    except TimeoutError:
+        return
 
 
 def default_client(timeout: float, max_connections: int = 2000) -> httpx.AsyncClient:
@@ -371,6 +386,7 @@ class OpenAICompatProvider:
                         yield LLMChunk(text=text)
                     elif state.done:
                         yield state.final()
+                        await _drain(source)
                         return
         if pending.startswith(b"data:"):
             text = state.feed(pending[5:].strip())
