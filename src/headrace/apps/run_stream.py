@@ -45,6 +45,10 @@ class RunStream:
         self._closed = True
         self._wake()
 
+    def nudge(self) -> None:
+        """Wake every waiting reader without an event (e.g. to send a ping)."""
+        self._wake()
+
     def _wake(self) -> None:
         changed = self._changed
         self._changed = asyncio.Event()

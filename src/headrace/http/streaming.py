@@ -21,23 +21,45 @@ SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
 async def to_sse(stream: RunStream, ping_interval: float) -> AsyncIterator[bytes]:
-    """A ping first, then every event as a `data:` frame, a ping after each quiet interval."""
-    yield PING_FRAME
-    index = 0
-    while True:
-        batch = stream.since(index)
-        if batch:
-            index += len(batch)
-            yield batch[0][1] if len(batch) == 1 else b"".join(frame for _, frame in batch)
-            continue
-        if stream.closed:
-            return
-        changed = stream.changed
-        try:
-            async with asyncio.timeout(ping_interval):
-                await changed.wait()
-        except TimeoutError:
-            yield PING_FRAME
+    """A ping first, then every event as a `data:` frame, a ping after each quiet interval.
+
+    One timer per ping interval, not one per wait: it fires `ping_interval` after the last
+    frame sent and, if nothing was sent since, wakes the loop below to send a ping.
+    """
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
+    ping_due = False
+    timer: asyncio.TimerHandle
+
+    def check_quiet() -> None:
+        nonlocal timer, ping_due
+        quiet_until = last_sent + ping_interval
+        if loop.time() >= quiet_until:
+            ping_due = True
+            stream.nudge()
+            quiet_until = loop.time() + ping_interval
+        timer = loop.call_at(quiet_until, check_quiet)
+
+    timer = loop.call_at(last_sent + ping_interval, check_quiet)
+    try:
+        yield PING_FRAME
+        index = 0
+        while True:
+            batch = stream.since(index)
+            if batch:
+                index += len(batch)
+                last_sent = loop.time()
+                yield batch[0][1] if len(batch) == 1 else b"".join(frame for _, frame in batch)
+            elif stream.closed:
+                return
+            elif ping_due:
+                ping_due = False
+                last_sent = loop.time()
+                yield PING_FRAME
+            else:
+                await stream.changed.wait()
+    finally:
+        timer.cancel()
 
 
 def sse_response(stream: RunStream, ping_interval: float) -> StreamingResponse:
