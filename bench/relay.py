@@ -1,7 +1,8 @@
 """The yardstick: the least a server can do to put a chat endpoint in front of the upstream.
 
 `POST /v1/chat-messages` takes the same body as Headrace's, makes the same streaming
-chat/completions call through one pooled httpx client (as Headrace's OpenAI adapter does) and
+chat/completions call through one pooled aiohttp session (as Headrace's OpenAI adapter does;
+until 2026-12-03 both used httpx) and
 
 * `response_mode: streaming`: relays the upstream's SSE bytes as they come, untouched;
 * otherwise: reads the stream, joins the `content` deltas and answers one JSON object.
@@ -17,7 +18,7 @@ import argparse
 import os
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import orjson
 import uvicorn
 from starlette.applications import Starlette
@@ -29,19 +30,19 @@ UPSTREAM_ENV = "BENCH_RELAY_UPSTREAM"
 
 
 class Relay:
-    """Holds the pooled client; created lazily on the serving loop."""
+    """Holds the pooled session; created lazily on the serving loop."""
 
     def __init__(self, upstream: str) -> None:
         self.url = upstream.rstrip("/") + "/chat/completions"
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(60.0),
-                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000),
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=2000, keepalive_timeout=30.0),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=60.0, sock_read=60.0),
             )
-        return self._client
+        return self._session
 
     async def chat(self, request: Request) -> Response:
         payload = orjson.loads(await request.body())
@@ -53,20 +54,15 @@ class Relay:
                 "stream_options": {"include_usage": True},
             }
         )
-        client = self.client()
-        upstream = await client.send(
-            client.build_request(
-                "POST",
-                self.url,
-                content=body,
-                headers={"Content-Type": "application/json", "Authorization": "Bearer sk-bench"},
-            ),
-            stream=True,
+        upstream = await self.session().post(
+            self.url,
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": "Bearer sk-bench"},
         )
         if payload.get("response_mode") == "streaming":
             return StreamingResponse(_relay(upstream), media_type="text/event-stream")
-        raw = await upstream.aread()
-        await upstream.aclose()
+        async with upstream:
+            raw = await upstream.read()
         answer = []
         for line in raw.splitlines():
             if line.startswith(b"data: {"):
@@ -80,12 +76,10 @@ class Relay:
         )
 
 
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    try:
-        async for data in upstream.aiter_raw():
+async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async with upstream:
+        async for data in upstream.content.iter_any():
             yield data
-    finally:
-        await upstream.aclose()
 
 
 def create_app(upstream: str | None = None) -> Starlette:

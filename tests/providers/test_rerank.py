@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 import pytest
 
@@ -151,25 +152,38 @@ async def test_missing_credentials(reranker: RerankProvider) -> None:
         await reranker.rerank("q", ["d"], MODEL, {"api_key": "sk"})
 
 
+class _NoNetwork(aiohttp.abc.AbstractResolver):
+    """Resolves nothing: the request is seen by the trace hook, then fails to connect."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+        raise OSError(f"no network for {host}")
+
+    async def close(self) -> None:
+        return None
+
+
 async def test_vendor_default_base_url_is_used() -> None:
-    seen: list[httpx.Request] = []
+    seen: list[aiohttp.TraceRequestStartParams] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"results": [{"index": 0, "relevance_score": 0.5}]})
+    async def on_start(_session: Any, _ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        seen.append(params)
 
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
     adapter = RerankProvider(
         "jina",
         JINA_BASE_URL,
-        client_factory=lambda: httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        session_factory=lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=_NoNetwork()), trace_configs=[trace]
+        ),
     )
     try:
-        result = await adapter.rerank("q", ["d"], MODEL, {"api_key": "jina-key"})
+        with pytest.raises(ProviderError, match=r"^Failed to connect to rerank provider"):
+            await adapter.rerank("q", ["d"], MODEL, {"api_key": "jina-key"})
     finally:
         await adapter.aclose()
     assert str(seen[0].url) == "https://api.jina.ai/v1/rerank"
-    assert seen[0].headers["authorization"] == "Bearer jina-key"
-    assert result.scores == [0.5]
+    assert seen[0].headers["Authorization"] == "Bearer jina-key"
 
 
 def test_parse_accepts_results_or_data() -> None:

@@ -1,24 +1,21 @@
 """Adapter for OpenAI and every server speaking its streaming chat/completions API.
 
-One pooled `httpx.AsyncClient` serves all requests of the process; responses are read as
-server-sent events line by line and decoded with orjson.
+One pooled HTTP session (`upstream_http`) serves all requests of the process; responses are
+read as server-sent events line by line and decoded with orjson.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
+from http import HTTPStatus
 from typing import Any
 
-import httpx
 import orjson
 
 from headrace.providers.errors import (
     ModelNotSupportedError,
-    ProviderCredentialsMissingError,
     ProviderError,
     ProviderQuotaError,
-    UpstreamTimeoutError,
 )
 from headrace.providers.types import (
     LLMChunk,
@@ -28,8 +25,15 @@ from headrace.providers.types import (
     ToolCall,
     ToolSpec,
 )
+from headrace.providers.upstream_http import (
+    SessionFactory,
+    UpstreamHttp,
+    bearer_endpoint,
+    drain,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_KNOWN_STATUSES = {status.value for status in HTTPStatus}
 
 #: Request parameters forwarded verbatim to the upstream (when not None).
 FORWARDED_PARAMETERS = (
@@ -40,32 +44,6 @@ FORWARDED_PARAMETERS = (
     "frequency_penalty",
     "seed",
 )
-
-
-async def _drain(source: AsyncIterator[bytes], limit: float = 1.0) -> None:
-    """Read a response past its `[DONE]` to the end of the body, for at most `limit` seconds.
-
-    A response closed before its body ends cannot go back to the pool, so every stream cut
-    at `[DONE]` cost the next request a new TCP connection (and TLS handshake).
-    """
-    try:
-        async with asyncio.timeout(limit):
-            async for _ in source:
-                pass
-    except TimeoutError:
-        return
-
-
-def default_client(timeout: float, max_connections: int = 2000) -> httpx.AsyncClient:
-    """A client sized for many concurrent long-lived streams."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        ),
-    )
 
 
 def _message_json(message: PromptMessage) -> dict[str, Any]:
@@ -174,7 +152,7 @@ def map_http_error(status: int, body: bytes, model: str) -> Exception:
     except orjson.JSONDecodeError:
         message, kind = body.decode("utf-8", "replace").strip()[:500], ""
     if not message:
-        message = httpx.codes.get_reason_phrase(status) or "Unknown error"
+        message = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else "Unknown error"
     lowered = message.lower()
     if status == 429 or "insufficient_quota" in kind:
         return ProviderQuotaError(message)
@@ -187,36 +165,6 @@ def map_http_error(status: int, body: bytes, model: str) -> Exception:
     if status in (401, 403):
         return ProviderError(message)
     return ProviderError(f"[{status}] {message}")
-
-
-async def post_json(
-    client: httpx.AsyncClient,
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    label: str,
-    model: str,
-    map_error: Callable[[int, bytes, str], Exception] = map_http_error,
-) -> Any:
-    """POST a JSON body and return the decoded answer, or raise the provider error.
-
-    `label` names the kind of provider ("Embedding", "Rerank") in error messages.
-    """
-    try:
-        response = await client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeoutError(f"{label} provider timed out: {exc!r}") from exc
-    except httpx.TransportError as exc:
-        raise ProviderError(f"Failed to connect to {label.lower()} provider: {exc}") from exc
-    if response.status_code >= 400:
-        raise map_error(response.status_code, response.content, model)
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderError(
-            f"Malformed answer from {label.lower()} provider: {response.content[:200]!r}"
-        ) from exc
 
 
 class _ToolCallAssembler:
@@ -320,59 +268,37 @@ class OpenAICompatProvider:
         timeout: float = 60.0,
         *,
         max_connections: int = 2000,
-        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        session_factory: SessionFactory | None = None,
     ) -> None:
-        self._factory = client_factory or (lambda: default_client(timeout, max_connections))
-        self._client: httpx.AsyncClient | None = None
-
-    def _get_client(self) -> httpx.AsyncClient:
-        # Created on first use so the pool belongs to the event loop that serves requests.
-        if self._client is None or self._client.is_closed:
-            self._client = self._factory()
-        return self._client
+        self._http = UpstreamHttp(
+            timeout, max_connections, label="Model", session_factory=session_factory
+        )
 
     async def stream(
         self, request: LLMRequest, credentials: Mapping[str, str]
     ) -> AsyncIterator[LLMChunk]:
         """Yield text deltas, then one final chunk with tool calls, usage and finish."""
-        api_key = (credentials.get("api_key") or "").strip()
-        base_url = (credentials.get("base_url") or "").strip()
-        if not api_key and not base_url:
-            raise ProviderCredentialsMissingError()
-        base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         path = "/completions" if request.mode == "completion" else "/chat/completions"
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        client = self._get_client()
-        http_request = client.build_request(
-            "POST", base + path, content=orjson.dumps(build_body(request)), headers=headers
+        url, headers = bearer_endpoint(
+            credentials,
+            DEFAULT_BASE_URL,
+            path,
+            provider_id=self.provider_id,
+            purpose="chat",
+            accept="text/event-stream",
         )
-        try:
-            response = await client.send(http_request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(f"Model provider timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"Failed to connect to model provider: {exc}") from exc
-        try:
-            if response.status_code >= 400:
-                raise map_http_error(response.status_code, await response.aread(), request.model)
-            async for chunk in self._parse(response, request.mode == "completion"):
+        body = orjson.dumps(build_body(request))
+        async with self._http.stream(
+            url, body, headers, model=request.model, map_error=map_http_error
+        ) as chunks:
+            async for chunk in self._parse(chunks, request.mode == "completion"):
                 yield chunk
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(f"Model provider timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"Connection to model provider failed: {exc}") from exc
-        finally:
-            await response.aclose()
 
     @staticmethod
-    async def _parse(response: httpx.Response, completion: bool) -> AsyncIterator[LLMChunk]:
-        # Splitting raw bytes ourselves skips httpx's text decoding and line layers,
-        # which cost more than the JSON decoding on a busy event loop.
+    async def _parse(source: AsyncIterator[bytes], completion: bool) -> AsyncIterator[LLMChunk]:
+        # Splitting bytes ourselves skips text decoding and line layers, which cost more
+        # than the JSON decoding on a busy event loop.
         state = _StreamState(completion)
-        encoded = "content-encoding" in response.headers
-        source = response.aiter_bytes() if encoded else response.aiter_raw()
         pending = b""
         async for data in source:
             if pending:
@@ -386,7 +312,7 @@ class OpenAICompatProvider:
                         yield LLMChunk(text=text)
                     elif state.done:
                         yield state.final()
-                        await _drain(source)
+                        await drain(source)
                         return
         if pending.startswith(b"data:"):
             text = state.feed(pending[5:].strip())
@@ -395,7 +321,5 @@ class OpenAICompatProvider:
         yield state.final()
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pooled HTTP session."""
+        await self._http.aclose()

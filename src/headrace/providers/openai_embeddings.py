@@ -1,7 +1,7 @@
 """Embeddings from OpenAI and every server speaking its `POST /embeddings` API.
 
 Texts are sent in batches (64 per request by default) with a bounded number of requests in
-flight per call, over one pooled `httpx.AsyncClient`. Errors map as in the chat adapter:
+flight per call, over one pooled HTTP session. Errors map as in the chat adapter:
 401/403 and 5xx are `ProviderError`s, 429 a quota error, 404 or an unknown model
 `ModelNotSupportedError`, a time-out `UpstreamTimeoutError`.
 """
@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 from array import array
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
 import orjson
 
 from headrace.providers.embeddings import EmbeddingResult, InputType, l2_normalise
 from headrace.providers.errors import (
-    ProviderCredentialsMissingError,
     ProviderError,
 )
-from headrace.providers.openai_compat import DEFAULT_BASE_URL, default_client, post_json
+from headrace.providers.openai_compat import DEFAULT_BASE_URL, map_http_error
+from headrace.providers.upstream_http import SessionFactory, UpstreamHttp, bearer_endpoint
 from headrace.providers.usage import estimate_tokens
 
 _T = TypeVar("_T")
@@ -94,7 +93,7 @@ class OpenAIEmbeddingProvider:
         max_connections: int = 64,
         provider_id: str = "openai",
         default_base_url: str | None = DEFAULT_BASE_URL,
-        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        session_factory: SessionFactory | None = None,
     ) -> None:
         if batch_size < 1 or max_concurrency < 1:
             raise ValueError("batch_size and max_concurrency must be positive")
@@ -102,29 +101,9 @@ class OpenAIEmbeddingProvider:
         self._default_base_url = default_base_url
         self._batch_size = batch_size
         self._max_concurrency = max_concurrency
-        self._factory = client_factory or (lambda: default_client(timeout, max_connections))
-        self._client: httpx.AsyncClient | None = None
-
-    def _get_client(self) -> httpx.AsyncClient:
-        # Created on first use so the pool belongs to the event loop that serves requests.
-        if self._client is None or self._client.is_closed:
-            self._client = self._factory()
-        return self._client
-
-    def _endpoint(self, credentials: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-        api_key = (credentials.get("api_key") or "").strip()
-        base_url = (credentials.get("base_url") or "").strip()
-        if not api_key and not base_url:
-            raise ProviderCredentialsMissingError()
-        base = base_url or self._default_base_url
-        if not base:
-            raise ProviderCredentialsMissingError(
-                f"Provider {self.provider_id} needs a base_url for embeddings."
-            )
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        return base.rstrip("/") + "/embeddings", headers
+        self._http = UpstreamHttp(
+            timeout, max_connections, label="Embedding", session_factory=session_factory
+        )
 
     async def embed(
         self,
@@ -135,7 +114,13 @@ class OpenAIEmbeddingProvider:
         input_type: InputType = "document",
     ) -> EmbeddingResult:
         """Embed `texts` in order, `batch_size` per request, a few requests at a time."""
-        url, headers = self._endpoint(credentials)
+        url, headers = bearer_endpoint(
+            credentials,
+            self._default_base_url,
+            "/embeddings",
+            provider_id=self.provider_id,
+            purpose="embeddings",
+        )
         if not texts:
             return EmbeddingResult(vectors=[], dims=0, tokens=0)
         # The OpenAI API refuses empty strings; a lone space embeds as "nothing".
@@ -159,8 +144,8 @@ class OpenAIEmbeddingProvider:
         self, url: str, headers: dict[str, str], model: str, batch: list[str]
     ) -> tuple[list[list[float]], int]:
         body = orjson.dumps({"model": model, "input": batch, "encoding_format": "float"})
-        payload = await post_json(
-            self._get_client(), url, body, headers, label="Embedding", model=model
+        payload = await self._http.post_json(
+            url, body, headers, model=model, map_error=map_http_error
         )
         vectors, tokens = parse_embeddings(payload, len(batch))
         if tokens is None:
@@ -168,7 +153,5 @@ class OpenAIEmbeddingProvider:
         return vectors, tokens
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pooled HTTP session."""
+        await self._http.aclose()

@@ -9,19 +9,18 @@ server, which needs a `base_url`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 import orjson
 
 from headrace.providers.errors import (
-    ProviderCredentialsMissingError,
     ProviderError,
 )
-from headrace.providers.openai_compat import default_client, map_http_error, post_json
+from headrace.providers.openai_compat import map_http_error
 from headrace.providers.registry import AdapterRegistry
+from headrace.providers.upstream_http import SessionFactory, UpstreamHttp, bearer_endpoint
 from headrace.providers.usage import estimate_tokens
 
 JINA_BASE_URL = "https://api.jina.ai/v1"
@@ -133,18 +132,13 @@ class RerankProvider:
         *,
         timeout: float = 60.0,
         max_connections: int = 64,
-        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        session_factory: SessionFactory | None = None,
     ) -> None:
         self.provider_id = provider_id
         self._default_base_url = default_base_url
-        self._factory = client_factory or (lambda: default_client(timeout, max_connections))
-        self._client: httpx.AsyncClient | None = None
-
-    def _get_client(self) -> httpx.AsyncClient:
-        # Created on first use so the pool belongs to the event loop that serves requests.
-        if self._client is None or self._client.is_closed:
-            self._client = self._factory()
-        return self._client
+        self._http = UpstreamHttp(
+            timeout, max_connections, label="Rerank", session_factory=session_factory
+        )
 
     async def rerank(
         self,
@@ -156,15 +150,13 @@ class RerankProvider:
         top_n: int | None = None,
     ) -> RerankResult:
         """Score every document (or the best `top_n`) against `query`, in input order."""
-        api_key = (credentials.get("api_key") or "").strip()
-        base_url = (credentials.get("base_url") or "").strip()
-        if not api_key and not base_url:
-            raise ProviderCredentialsMissingError()
-        base = base_url or self._default_base_url
-        if not base:
-            raise ProviderCredentialsMissingError(
-                f"Provider {self.provider_id} needs a base_url for reranking."
-            )
+        url, headers = bearer_endpoint(
+            credentials,
+            self._default_base_url,
+            "/rerank",
+            provider_id=self.provider_id,
+            purpose="reranking",
+        )
         if not documents:
             return RerankResult(scores=[], tokens=0)
         count = len(documents)
@@ -174,18 +166,8 @@ class RerankProvider:
             "documents": list(documents),
             "top_n": count if top_n is None else max(1, min(top_n, count)),
         }
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        url = base.rstrip("/") + "/rerank"
-        payload = await post_json(
-            self._get_client(),
-            url,
-            orjson.dumps(body),
-            headers,
-            label="Rerank",
-            model=model,
-            map_error=map_rerank_error,
+        payload = await self._http.post_json(
+            url, orjson.dumps(body), headers, model=model, map_error=map_rerank_error
         )
         scores = parse_rerank(payload, count)
         tokens = _reported_tokens(payload)
@@ -194,10 +176,8 @@ class RerankProvider:
         return RerankResult(scores=scores, tokens=tokens)
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pooled HTTP session."""
+        await self._http.aclose()
 
 
 class RerankRegistry(AdapterRegistry[Reranker]):
