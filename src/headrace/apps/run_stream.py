@@ -20,12 +20,14 @@ from headrace.apps.wire import to_wire
 class RunStream:
     """Append-only list of a run's events with wake-ups for waiting readers."""
 
-    __slots__ = ("_changed", "_closed", "_items", "envelope")
+    __slots__ = ("_closed", "_items", "_waiters", "envelope")
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
         self._items: list[tuple[RunEvent, bytes]] = []
-        self._changed = asyncio.Event()
+        # One bare future per waiting reader rather than an asyncio.Event (whose deque alone
+        # is ~600 bytes, per open stream).
+        self._waiters: list[asyncio.Future[None]] = []
         self._closed = False
 
     @property
@@ -50,9 +52,18 @@ class RunStream:
         self._wake()
 
     def _wake(self) -> None:
-        changed = self._changed
-        self._changed = asyncio.Event()
-        changed.set()
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_change(self) -> None:
+        """Block until the next push, close or nudge."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
 
     @property
     def size(self) -> int:
@@ -62,11 +73,6 @@ class RunStream:
     def since(self, index: int) -> list[tuple[RunEvent, bytes]]:
         """Events from position `index` on."""
         return self._items[index:]
-
-    @property
-    def changed(self) -> asyncio.Event:
-        """Set at the next push or close (a fresh event after each)."""
-        return self._changed
 
     def events(self) -> list[RunEvent]:
         """Every event so far."""
@@ -81,9 +87,9 @@ class RunStream:
                 index += 1
             if self._closed:
                 return
-            await self._changed.wait()
+            await self.wait_change()
 
     async def wait_closed(self) -> None:
         """Block until the run ends."""
         while not self._closed:
-            await self._changed.wait()
+            await self.wait_change()
