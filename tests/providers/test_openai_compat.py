@@ -69,6 +69,32 @@ async def test_consecutive_streams_reuse_one_upstream_connection(
     assert len(ports) == 1 and 0 not in ports
 
 
+async def test_http_proxy_from_the_environment_is_used(
+    provider: OpenAICompatProvider, upstream: ScriptedUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upstream plays the proxy: the model's own host does not even resolve.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{upstream.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    upstream.script(Reply(chunks=["via proxy"]))
+    creds = {"api_key": "sk", "base_url": "http://model.invalid/v1"}
+    chunks = await _chunks(provider, _request(), creds)
+    assert "".join(c.text for c in chunks if c.text) == "via proxy"
+
+
+async def test_no_proxy_exempts_a_host(
+    provider: OpenAICompatProvider, upstream: ScriptedUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    upstream.script(Reply(chunks=["direct"]))
+    chunks = await _chunks(provider, _request(), _creds(upstream))
+    assert "".join(c.text for c in chunks if c.text) == "direct"
+
+
 async def test_default_reply_echoes_last_user_message(
     provider: OpenAICompatProvider, upstream: ScriptedUpstream
 ) -> None:

@@ -11,6 +11,7 @@ from headrace.providers.base import LLMProvider, collect
 from headrace.providers.errors import ProviderCredentialsMissingError
 from headrace.providers.registry import ProviderRegistry, canonical_provider_id
 from headrace.providers.types import LLMChunk, LLMRequest, PromptMessage
+from headrace.single_flight import SingleFlight
 from headrace.store.db import Database
 from headrace.store.repos.credentials import CredentialRepo
 
@@ -75,6 +76,7 @@ class ModelGateway:
         self.providers = providers
         self.cipher = cipher
         self.cache = cache or CredentialCache(ttl=0)
+        self._flights: SingleFlight[dict[str, str] | None] = SingleFlight()
 
     async def bind(self, workspace_id: str, provider_id: str) -> BoundModel:
         """The bound model, or `provider_not_initialize` when credentials are missing."""
@@ -82,9 +84,14 @@ class ModelGateway:
         key = (workspace_id, canonical_provider_id(provider_id))
         found, credentials = self.cache.get(key)
         if not found:
-            async with self.db.session() as session:
-                credentials = await CredentialRepo(session, self.cipher).get(*key)
-            self.cache.put(key, credentials)
+            # When the entry expires, every request in flight misses at once: one reads.
+            credentials = await self._flights.do(key, lambda: self._load(key))
         if credentials is None and provider.needs_credentials:
             raise ProviderCredentialsMissingError()
         return BoundModel(provider, credentials or {})
+
+    async def _load(self, key: tuple[str, str]) -> dict[str, str] | None:
+        async with self.db.session() as session:
+            credentials = await CredentialRepo(session, self.cipher).get(*key)
+        self.cache.put(key, credentials)
+        return credentials

@@ -12,6 +12,8 @@ Errors come out as provider errors: timeouts as `UpstreamTimeoutError`, transpor
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,6 +76,7 @@ class UpstreamHttp:
         self._max_connections = max_connections
         self._factory = session_factory or self._default_session
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
 
     def _default_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -82,14 +85,25 @@ class UpstreamHttp:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=self._timeout, sock_read=self._timeout
             ),
-            trust_env=True,  # honour HTTP(S)_PROXY / NO_PROXY as the httpx client did
         )
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created on first use so the pool belongs to the event loop that serves requests.
         if self._session is None or self._session.closed:
             self._session = self._factory()
+            self._proxies = urllib.request.getproxies_environment()
         return self._session
+
+    def _proxy(self, url: str) -> str | None:
+        """The HTTP(S)_PROXY for `url` unless NO_PROXY exempts it. The proxies are read once
+        per session: aiohttp's own `trust_env` re-reads them and ~/.netrc on every request."""
+        if not self._proxies:
+            return None
+        parts = urllib.parse.urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
+            return None
+        return proxy
 
     @asynccontextmanager
     async def stream(
@@ -106,7 +120,10 @@ class UpstreamHttp:
         # orjson's output holds a 4 KiB buffer however short the JSON, a copy only its size.
         body = bytes(memoryview(body))
         try:
-            async with self._get_session().post(url, data=body, headers=headers) as response:
+            session = self._get_session()
+            async with session.post(
+                url, data=body, headers=headers, proxy=self._proxy(url)
+            ) as response:
                 if response.status >= 400:
                     raise map_error(response.status, await response.read(), model)
                 yield self._chunks(response)
