@@ -1,16 +1,31 @@
-"""`Database.write`: synchronous write units, committed whole or not at all, on each back end."""
+"""`Database.write` with hot writes: committed whole or not at all, stored exactly as the ORM
+stores the same values, on each back end."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 
 from headrace.container import Container
+from headrace.store.hot_writes import HotWrite, full_row, insert_row
 from headrace.store.repos.apps import AppRepo
-from headrace.store.tables import Workspace
+from headrace.store.tables import App, Workspace
+from headrace.store.tables.base import new_id
+
+WORKSPACES = cast(Table, Workspace.__table__)
+APPS = cast(Table, App.__table__)
+INSERT_WORKSPACE = insert_row(WORKSPACES)
+INSERT_APP = insert_row(APPS)
+
+
+def _workspace(name: str, workspace_id: str | None = None) -> tuple[HotWrite, dict[str, Any]]:
+    return INSERT_WORKSPACE, full_row(WORKSPACES, {"id": workspace_id or new_id(), "name": name})
 
 
 async def _workspace_names(container: Container) -> list[str]:
@@ -21,49 +36,66 @@ async def _workspace_names(container: Container) -> list[str]:
 async def test_many_concurrent_writes_all_commit(container: Container) -> None:
     """Hundreds of writers at once: none waits out SQLite's busy timeout, none is lost."""
     before = len(await _workspace_names(container))
-
-    async def write(i: int) -> str:
-        return await container.db.write(lambda s: _add_workspace(s, f"w{i:03d}"))
-
-    ids = await asyncio.gather(*(write(i) for i in range(300)))
-    assert len(set(ids)) == 300
+    await asyncio.gather(*(container.db.write([_workspace(f"w{i:03d}")]) for i in range(300)))
     names = await _workspace_names(container)
     assert len(names) == before + 300
     assert {f"w{i:03d}" for i in range(300)} <= set(names)
 
 
-def _add_workspace(session: Session, name: str) -> str:
-    row = Workspace(name=name)
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-async def test_a_failing_unit_leaves_nothing_behind(container: Container) -> None:
-    def half_then_fail(session: Session) -> None:
-        _add_workspace(session, "half-written")
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        await container.db.write(half_then_fail)
-    assert "half-written" not in await _workspace_names(container)
-    # The writer is still usable after a failed unit.
-    await container.db.write(lambda s: _add_workspace(s, "after"))
+async def test_a_failing_batch_leaves_nothing_behind(container: Container) -> None:
+    taken = new_id()
+    await container.db.write([_workspace("first", taken)])
+    with pytest.raises(IntegrityError):
+        await container.db.write([_workspace("half-written"), _workspace("clash", taken)])
+    names = await _workspace_names(container)
+    assert "half-written" not in names and "clash" not in names
+    # The writer is still usable after a failed batch.
+    await container.db.write([_workspace("after")])
     assert "after" in await _workspace_names(container)
 
 
-async def test_writes_are_visible_to_async_sessions_at_once(container: Container) -> None:
+async def test_rows_read_back_as_the_orm_writes_them(container: Container) -> None:
     async with container.db.session() as session:
         workspace = await AppRepo(session).default_workspace()
-    await container.db.write(
-        lambda s: s.execute(
-            Workspace.__table__.update()  # type: ignore[attr-defined]
-            .where(Workspace.id == workspace.id)
-            .values(name="renamed")
-        )
+    config = {"model": {"provider": "openai", "name": "m"}, "pre_prompt": "Ünïcode {{x}}"}
+    row = full_row(
+        APPS,
+        {
+            "id": new_id(),
+            "workspace_id": workspace.id,
+            "mode": "chat",
+            "name": "hot",
+            "model_config": config,
+            "created_at": datetime(2026, 12, 3, 8, 0, 0, 123456),
+            "updated_at": datetime(2026, 12, 3, 8, 0, 1),
+        },
     )
+    await container.db.write([(INSERT_APP, row)])
     async with container.db.session() as session:
-        count = await session.scalar(
-            select(func.count()).where(Workspace.id == workspace.id, Workspace.name == "renamed")
-        )
-    assert count == 1
+        app = await session.get(App, row["id"])
+    assert app is not None
+    assert app.model_config == config
+    assert app.tags == [] and app.status == "normal" and app.enable_api is True
+    assert app.created_at == datetime(2026, 12, 3, 8, 0, 0, 123456)
+    assert app.icon == "🤖"
+
+
+async def test_update_with_literal_and_named_parameters(container: Container) -> None:
+    rename = HotWrite(
+        update(WORKSPACES)
+        .where(WORKSPACES.c.id == bindparam("workspace_id"), WORKSPACES.c.status == "normal")
+        .values(name=bindparam("name"))
+    )
+    workspace_id = new_id()
+    await container.db.write([_workspace("before", workspace_id)])
+    await container.db.write([(rename, {"workspace_id": workspace_id, "name": "after-rename"})])
+    assert "after-rename" in await _workspace_names(container)
+
+
+def test_an_onupdate_column_must_be_declared() -> None:
+    # apps.updated_at has an onupdate default only SQLAlchemy's execution layer would fill.
+    forgetful = HotWrite(
+        update(APPS).where(APPS.c.id == bindparam("app_id")).values(name=bindparam("name"))
+    )
+    with pytest.raises(ValueError, match="updated_at"):
+        forgetful.compiled(sqlite.dialect())

@@ -23,6 +23,7 @@ from headrace.apps.knowledge_context import (
 )
 from headrace.apps.message_run import TurnOutcome, run_turn
 from headrace.apps.models import BoundModel
+from headrace.apps.naming import fallback_title
 from headrace.apps.pipeline import MessagePipeline, OpenedTurn, owner_key
 from headrace.apps.prompt import build_prompt
 from headrace.apps.run_stream import RunStream
@@ -174,8 +175,13 @@ class MessageService:
                 started=launch.early.started if launch.early else None,
             )
         finally:
+            new_conversation = launch.turn.new_conversation and env.conversation_id is not None
+            titled = new_conversation and launch.cmd.auto_generate_name
+            titled = titled and outcome.status == "normal"
+            # Without a model title the name is known now: written with the outcome.
+            name = fallback_title(launch.cmd.query) if new_conversation and not titled else None
             try:
-                await launch.pipeline.record(env, outcome)
+                await launch.pipeline.record(env, outcome, name)
             finally:
                 if outcome.terminal is not None:
                     await self.c.runs.append(env.task_id, stream.push(outcome.terminal))
@@ -183,11 +189,7 @@ class MessageService:
                 self.c.live.pop(env.task_id, None)
                 await self.c.runs.finish(env.task_id)
                 await launch.pipeline.release_slot(launch.slot)
-        if launch.turn.new_conversation and env.conversation_id:
-            generate = launch.cmd.auto_generate_name and outcome.status == "normal"
+        if titled and env.conversation_id:
             await launch.pipeline.name_conversation(
-                env.conversation_id,
-                launch.cmd.query,
-                launch.model if generate else None,
-                config.model.name,
+                env.conversation_id, launch.cmd.query, launch.model, config.model.name
             )

@@ -23,7 +23,7 @@ from headrace.errors import (
     TooManyRequestsError,
 )
 from headrace.store.repos.conversations import ConversationRepo, MessageRepo
-from headrace.store.repos.turns import insert_turn, name_if_unnamed, record_outcome
+from headrace.store.repos.turns import name_writes, open_turn_writes, outcome_writes
 from headrace.store.tables import App, Conversation, EndUser
 from headrace.store.tables.base import new_id, to_unix
 
@@ -127,12 +127,13 @@ class MessagePipeline:
             async with self.c.db.session() as session:
                 turns = await MessageRepo(session).history(conversation.id)
             history = [Turn(m.query, m.answer) for m in turns]
+        task_id = new_id()
         fields = {
             "app_id": app.id,
             "conversation_id": conversation.id if conversation else None,
             "end_user_id": self.end_user.id,
             "mode": app.mode,
-            "task_id": new_id(),
+            "task_id": task_id,
             "parent_message_id": ROOT_PARENT_ID if chat else None,
             "inputs": inputs,
             "query": query,
@@ -140,18 +141,22 @@ class MessagePipeline:
             "model_provider": model_ref[0],
             "model_id": model_ref[1],
         }
-        message = await self.c.db.write(lambda s: insert_turn(s, new_fields, fields, files))
+        writes, message_id, conversation_id, created_at = open_turn_writes(
+            new_fields, fields, files
+        )
+        await self.c.db.write(writes)
         envelope = Envelope(
             mode=app.mode,
-            task_id=message.task_id,
-            message_id=message.id,
-            conversation_id=message.conversation_id,
-            created_at=to_unix(message.created_at),
+            task_id=task_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            created_at=to_unix(created_at),
         )
         return OpenedTurn(envelope, history, inputs, new_fields is not None)
 
-    async def record(self, env: Envelope, outcome: TurnOutcome) -> None:
-        """Store the outcome of a turn on its message and count it on the conversation."""
+    async def record(self, env: Envelope, outcome: TurnOutcome, name: str | None = None) -> None:
+        """Store the outcome of a turn on its message and count it on the conversation; `name`
+        names a new conversation in the same transaction (when no model will title it)."""
         usage = outcome.usage
         fields = {
             "answer": outcome.answer,
@@ -167,9 +172,7 @@ class MessagePipeline:
             "latency": usage.latency,
             "retriever_resources": outcome.resources or None,
         }
-        await self.c.db.write(
-            lambda s: record_outcome(s, env.message_id, env.conversation_id, fields)
-        )
+        await self.c.db.write(outcome_writes(env.message_id, env.conversation_id, fields, name))
 
     async def name_conversation(
         self, conversation_id: str, query: str, model: BoundModel | None, model_name: str
@@ -178,4 +181,4 @@ class MessagePipeline:
         name = fallback_title(query)
         if model is not None:
             name = await generate_title(model, model_name, query)
-        await self.c.db.write(lambda s: name_if_unnamed(s, conversation_id, name))
+        await self.c.db.write(name_writes(conversation_id, name))

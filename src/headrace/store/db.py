@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, event
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
-T = TypeVar("T")
+from headrace.store.hot_writes import Writes
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -54,44 +54,57 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
 class SqliteWriter:
     """The process's one SQLite write connection, on a thread of its own.
 
-    A write transaction runs there as one synchronous call: one hand-off between the event loop
-    and a thread per transaction instead of several per statement, and writers of this process
-    queue in asyncio instead of in SQLite's busy handler (where, under load, they timed out with
-    "database is locked"). `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
-    never fails half-way on upgrading a read lock.
+    A batch of hot writes runs there as one synchronous call in one transaction: one hand-off
+    between the event loop and a thread per transaction instead of several per statement, no
+    SQLAlchemy execution layer (see `hot_writes`), and writers of this process queue in asyncio
+    instead of in SQLite's busy handler (where, under load, they timed out with "database is
+    locked"). `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails
+    half-way on upgrading a read lock.
     """
 
-    def __init__(self, async_url: str) -> None:
-        url = make_url(async_url).set(drivername="sqlite")
-        self.engine = create_sync_engine(url, pool_size=1, max_overflow=0)
-        event.listen(self.engine, "connect", _tune_sqlite)
-        event.listen(self.engine, "connect", _manual_transactions)
-        event.listen(self.engine, "begin", _begin_immediate)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+    def __init__(self, path: str, dialect: Dialect) -> None:
+        self.path = path
+        self.dialect = dialect
+        self._connection: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-    def _transaction(self, work: Callable[[Session], T]) -> T:
-        with self.sessions.begin() as session:
-            return work(session)
+    def _transaction(self, writes: Writes) -> None:
+        connection = self._connection
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            _tune_sqlite(connection, None)
+            self._connection = connection
+        prepared = [(w.compiled(self.dialect), values) for w, values in writes]
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement, values in prepared:
+                parameters = statement.parameters(values)
+                try:
+                    connection.execute(statement.sql, parameters)
+                except sqlite3.Error as exc:
+                    # The same exception types as every other database call raises.
+                    raise DBAPIError.instance(
+                        statement.sql, parameters, exc, sqlite3.Error
+                    ) from exc
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
-    async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one committed transaction (rolled back if it raises)."""
+    async def run(self, writes: Writes) -> None:
+        """Run `writes` in one committed transaction (rolled back if one fails)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._transaction, work)
+        await loop.run_in_executor(self._thread, self._transaction, writes)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def close(self) -> None:
         """Finish queued transactions, then close the connection."""
+        self._thread.submit(self._close).result()
         self._thread.shutdown(wait=True)
-        self.engine.dispose()
-
-
-def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
-    # Stop the sqlite3 module from issuing its own deferred BEGIN; _begin_immediate does it.
-    dbapi_connection.isolation_level = None
-
-
-def _begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -102,7 +115,10 @@ class Database:
         self.schema = schema
         self.engine = create_engine(url, schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = SqliteWriter(url) if self.is_sqlite else None
+        database = make_url(url).database
+        self._writer = (
+            SqliteWriter(database, self.engine.dialect) if self.is_sqlite and database else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -120,16 +136,18 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def write(self, work: Callable[[Session], T]) -> T:
-        """Run the synchronous `work` in one committed write transaction and return its result.
+    async def write(self, writes: Writes) -> None:
+        """Run hot writes (statement, values) in one committed transaction, in order.
 
-        Hot paths use this for their writes: on SQLite it runs on the process's writer thread
-        (see `SqliteWriter`), on PostgreSQL in an async session through `run_sync`.
+        On SQLite they run on the process's writer thread (see `SqliteWriter`); on PostgreSQL
+        in an ordinary async session.
         """
         if self._writer is not None:
-            return await self._writer.run(work)
+            await self._writer.run(writes)
+            return
         async with self.session() as session:
-            return await session.run_sync(work)
+            for write, values in writes:
+                await session.execute(write.statement, dict(values))
 
     async def migrate(self) -> None:
         """Apply every Alembic migration (off the event loop: Alembic is synchronous)."""

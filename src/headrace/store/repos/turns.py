@@ -1,80 +1,119 @@
-"""The writes of a message turn, as synchronous units for `Database.write`.
+"""The writes of a message turn, as hot writes for `Database.write`.
 
-A turn writes three times: its rows when it opens, its outcome when it ends, and the name of a
-new conversation. Each is one short transaction on the hot path of every chat, so each is a
-plain function of a synchronous session (one hand-off to SQLite's writer thread; `run_sync` on
-PostgreSQL) built from Core statements where no ORM object is needed back.
+A turn writes twice or three times: its rows when it opens, its outcome when it ends, and the
+name of a new conversation when a model titles it. Each is one short transaction on the path of
+every chat, so each is a list of precompiled statements (`hot_writes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, Update, bindparam, update
 
+from headrace.store.hot_writes import HotWrite, Writes, full_row, insert_row
 from headrace.store.tables import Conversation, Message, MessageFile
 from headrace.store.tables.base import new_id, utcnow
 
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
+MESSAGE_FILES = cast(Table, MessageFile.__table__)
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
+#: The fields a finished turn writes on its message.
+OUTCOME_FIELDS = (
+    "answer",
+    "status",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_unit_price",
+    "completion_unit_price",
+    "price_unit",
+    "total_price",
+    "currency",
+    "latency",
+    "retriever_resources",
+)
+
+_INSERT_CONVERSATION = insert_row(CONVERSATIONS)
+_INSERT_MESSAGE = insert_row(MESSAGES)
+_INSERT_MESSAGE_FILE = insert_row(MESSAGE_FILES)
+_RECORD_OUTCOME = HotWrite(
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values({name: bindparam(name) for name in (*OUTCOME_FIELDS, "updated_at")})
+)
+_COUNT_TURN = HotWrite(
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(dialogue_count=CONVERSATIONS.c.dialogue_count + 1, updated_at=bindparam("updated_at"))
+)
+_NAME_IF_UNNAMED = HotWrite(
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"), CONVERSATIONS.c.name == "")
+    .values(name=bindparam("name"), updated_at=bindparam("updated_at"))
+)
 
 
 def finish_message(message_id: str, **fields: Any) -> Update:
-    """The UPDATE that writes fields of a message (its outcome, its suggestions, …)."""
-    table = _table(Message)
-    return update(table).where(table.c.id == message_id).values(updated_at=utcnow(), **fields)
+    """The UPDATE that writes fields of a message (its suggestions, its workflow run, …)."""
+    return update(MESSAGES).where(MESSAGES.c.id == message_id).values(updated_at=utcnow(), **fields)
 
 
-def insert_turn(
-    session: Session,
+def open_turn_writes(
     conversation: dict[str, Any] | None,
     message: dict[str, Any],
     files: Sequence[dict[str, Any]],
-) -> Message:
-    """Insert a new conversation (when given its fields), the turn's message and its files.
+) -> tuple[Writes, str, str | None, datetime]:
+    """Rows of a new conversation (when given its fields), the turn's message and its files.
 
-    The message's `conversation_id` is set to the new conversation's id.
+    Returns the writes, the message id, the conversation id and the message's creation time.
     """
+    writes: list[tuple[HotWrite, Mapping[str, Any]]] = []
+    now = utcnow()
     if conversation is not None:
-        row = Conversation(id=new_id(), **conversation)
-        session.add(row)
-        message = {**message, "conversation_id": row.id}
-    created = Message(id=new_id(), created_at=utcnow(), **message)
-    session.add(created)
+        conversation_id = new_id()
+        row = {"id": conversation_id, "created_at": now, "updated_at": now, **conversation}
+        writes.append((_INSERT_CONVERSATION, full_row(CONVERSATIONS, row)))
+        message = {**message, "conversation_id": conversation_id}
+    message_id = new_id()
+    row = {"id": message_id, "created_at": now, "updated_at": now, **message}
+    writes.append((_INSERT_MESSAGE, full_row(MESSAGES, row)))
     for item in files:
-        session.add(
-            MessageFile(
-                message_id=created.id,
-                type=item.get("type", "image"),
-                transfer_method=item.get("transfer_method", "remote_url"),
-                url=item.get("url"),
-                upload_file_id=item.get("upload_file_id"),
-                belongs_to="user",
-            )
-        )
-    return created
+        link = {
+            "message_id": message_id,
+            "type": item.get("type", "image"),
+            "transfer_method": item.get("transfer_method", "remote_url"),
+            "url": item.get("url"),
+            "upload_file_id": item.get("upload_file_id"),
+            "belongs_to": "user",
+        }
+        writes.append((_INSERT_MESSAGE_FILE, full_row(MESSAGE_FILES, link)))
+    return writes, message_id, message.get("conversation_id"), now
 
 
-def record_outcome(
-    session: Session, message_id: str, conversation_id: str | None, outcome: dict[str, Any]
-) -> None:
-    """Write a turn's outcome and count the turn on its conversation."""
-    session.execute(finish_message(message_id, **outcome))
+def outcome_writes(
+    message_id: str,
+    conversation_id: str | None,
+    outcome: dict[str, Any],
+    name: str | None = None,
+) -> Writes:
+    """A turn's outcome on its message, the turn counted on its conversation and, when
+    given, the conversation's name (if it has none yet)."""
+    now = utcnow()
+    writes: list[tuple[HotWrite, Mapping[str, Any]]] = [
+        (_RECORD_OUTCOME, {**outcome, "message_id": message_id, "updated_at": now})
+    ]
     if conversation_id:
-        table = _table(Conversation)
-        session.execute(
-            update(table)
-            .where(table.c.id == conversation_id)
-            .values(dialogue_count=table.c.dialogue_count + 1, updated_at=utcnow())
-        )
+        writes.append((_COUNT_TURN, {"conversation_id": conversation_id, "updated_at": now}))
+        if name is not None:
+            writes.extend(name_writes(conversation_id, name))
+    return writes
 
 
-def name_if_unnamed(session: Session, conversation_id: str, name: str) -> None:
+def name_writes(conversation_id: str, name: str) -> Writes:
     """Name a conversation that still has no name."""
-    table = _table(Conversation)
-    session.execute(
-        update(table).where(table.c.id == conversation_id, table.c.name == "").values(name=name)
-    )
+    values = {"conversation_id": conversation_id, "name": name, "updated_at": utcnow()}
+    return [(_NAME_IF_UNNAMED, values)]
