@@ -25,7 +25,7 @@ from headrace.errors import (
 from headrace.store.repos.conversations import ConversationRepo, MessageRepo
 from headrace.store.repos.turns import name_writes, open_turn_writes, outcome_writes
 from headrace.store.tables import App, Conversation, EndUser
-from headrace.store.tables.base import new_id, to_unix
+from headrace.store.tables.base import new_id
 
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -150,7 +150,7 @@ class MessagePipeline:
             task_id=task_id,
             message_id=message_id,
             conversation_id=conversation_id,
-            created_at=to_unix(created_at),
+            created_at=created_at,
         )
         return OpenedTurn(envelope, history, inputs, new_fields is not None)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,22 @@ class SqliteWriter:
         self.path = path
         self.dialect = dialect
         self._connection: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        # A bare thread and queue: a ThreadPoolExecutor's submit and future chaining cost
+        # more than the transaction itself here.
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def _serve(self) -> None:
+        while (job := self._queue.get()) is not None:
+            loop, future, writes = job
+            error: Exception | None = None
+            try:
+                self._transaction(writes)
+            except Exception as exc:
+                error = exc
+            with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, error)
+        self._close()
 
     def _transaction(self, writes: Writes) -> None:
         connection = self._connection
@@ -93,8 +109,13 @@ class SqliteWriter:
 
     async def run(self, writes: Writes) -> None:
         """Run `writes` in one committed transaction (rolled back if one fails)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
+            self._thread.start()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._transaction, writes)
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((loop, future, writes))
+        await future
 
     def _close(self) -> None:
         if self._connection is not None:
@@ -103,8 +124,22 @@ class SqliteWriter:
 
     def close(self) -> None:
         """Finish queued transactions, then close the connection."""
-        self._thread.submit(self._close).result()
-        self._thread.shutdown(wait=True)
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]", Writes]
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class Database:

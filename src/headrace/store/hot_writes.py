@@ -86,20 +86,36 @@ def insert_row(table: Table) -> HotWrite:
 def full_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` plus the Python-side defaults of the columns they leave out."""
     row = dict(values)
+    for key, default in _defaults(table):
+        if key not in row:
+            row[key] = default() if callable(default) else default
+    return row
+
+
+_DEFAULTS: dict[Table, tuple[tuple[str, Any], ...]] = {}
+
+
+def _defaults(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Per column: its scalar default, or a zero-argument callable making one (cached)."""
+    found = _DEFAULTS.get(table)
+    if found is not None:
+        return found
+    defaults: list[tuple[str, Any]] = []
     for column in table.columns:
-        if column.key in row:
-            continue
         default = column.default
         if default is None:
-            row[column.key] = None
+            defaults.append((column.key, None))
         elif default.is_scalar:
-            row[column.key] = default.arg  # type: ignore[attr-defined]
+            value = default.arg  # type: ignore[attr-defined]
+            defaults.append((column.key, value))
         elif default.is_callable:
             # SQLAlchemy wraps zero-argument defaults to take an execution context.
-            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
+            make = default.arg  # type: ignore[attr-defined]
+            defaults.append((column.key, lambda make=make: make(None)))
         else:
             raise ValueError(f"column {column.key!r} has a default a hot write cannot compute")
-    return row
+    _DEFAULTS[table] = found = tuple(defaults)
+    return found
 
 
 Writes = Sequence[tuple[HotWrite, Mapping[str, Any]]]

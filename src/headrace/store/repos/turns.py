@@ -7,8 +7,9 @@ every chat, so each is a list of precompiled statements (`hot_writes`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, Update, bindparam, update
@@ -66,13 +67,15 @@ def open_turn_writes(
     conversation: dict[str, Any] | None,
     message: dict[str, Any],
     files: Sequence[dict[str, Any]],
-) -> tuple[Writes, str, str | None, datetime]:
+) -> tuple[Writes, str, str | None, int]:
     """Rows of a new conversation (when given its fields), the turn's message and its files.
 
-    Returns the writes, the message id, the conversation id and the message's creation time.
+    Returns the writes, the message id, the conversation id and the message's creation time
+    in Unix seconds.
     """
     writes: list[tuple[HotWrite, Mapping[str, Any]]] = []
-    now = utcnow()
+    stamp = time.time()
+    now = datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
     if conversation is not None:
         conversation_id = new_id()
         row = {"id": conversation_id, "created_at": now, "updated_at": now, **conversation}
@@ -91,7 +94,7 @@ def open_turn_writes(
             "belongs_to": "user",
         }
         writes.append((_INSERT_MESSAGE_FILE, full_row(MESSAGE_FILES, link)))
-    return writes, message_id, message.get("conversation_id"), now
+    return writes, message_id, message.get("conversation_id"), int(stamp)
 
 
 def outcome_writes(
