@@ -129,9 +129,20 @@ class OpenAIEmbeddingProvider:
         batches = [inputs[i : i + size] for i in range(0, len(inputs), size)]
         limit = asyncio.Semaphore(self._max_concurrency)
 
+        failed = False
+
         async def run(batch: list[str]) -> tuple[list[list[float]], int]:
+            nonlocal failed
             async with limit:
-                return await self._request(url, headers, model, batch)
+                # A batch that failed fails the call: those still waiting are not sent (the
+                # failure reaches gather_or_cancel only after the slot it freed is taken).
+                if failed:
+                    raise asyncio.CancelledError
+                try:
+                    return await self._request(url, headers, model, batch)
+                except BaseException:
+                    failed = True
+                    raise
 
         results = await gather_or_cancel([run(batch) for batch in batches])
         vectors = [vector for batch_vectors, _ in results for vector in batch_vectors]
