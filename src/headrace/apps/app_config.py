@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace.errors import AppUnavailableError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from headrace.store.tables import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +129,21 @@ def parse_app_config(raw: dict[str, Any] | None) -> AppConfig:
         file_upload=dict(raw.get("file_upload") or {}),
         raw=raw,
     )
+
+
+_PARSED: dict[tuple[str, datetime], AppConfig] = {}
+_PARSED_LIMIT = 4096
+
+
+def config_of(app: App) -> AppConfig:
+    """`parse_app_config` of an app's stored config, kept per (app, last update): every turn
+    reads it, and an edit of the app moves `updated_at`."""
+    key = (app.id, app.updated_at)
+    config = _PARSED.get(key)
+    if config is None:
+        config = parse_app_config(app.model_config)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = config
+    return config
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from headrace.apps.app_config import parse_app_config
+from headrace.apps.app_config import config_of
 from headrace.apps.graph_runs import first_model
 from headrace.container import Container
 from headrace.errors import AppUnavailableError
@@ -61,7 +61,7 @@ def start_form(graph: Graph) -> list[dict[str, Any]]:
 async def features_of(container: Container, app: App) -> AppFeatures:
     """The app's features (`app_unavailable` when a graph app has no published version)."""
     if app.mode not in GRAPH_MODES:
-        config = parse_app_config(app.model_config)
+        config = config_of(app)
         return AppFeatures(
             raw=config.raw,
             user_input_form=list(config.raw.get("user_input_form") or []),

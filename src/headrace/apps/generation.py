@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from headrace.apps.app_config import AppConfig, parse_app_config
+from headrace.apps.app_config import AppConfig, config_of
 from headrace.apps.early_start import EarlyStart
 from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
@@ -94,7 +94,7 @@ class MessageService:
 
     async def start(self, app: App, end_user: EndUser, cmd: TurnCommand) -> RunStream:
         """Validate and launch a turn; the returned stream fills as the run proceeds."""
-        config = parse_app_config(app.model_config)
+        config = config_of(app)
         inputs = validate_inputs(config.inputs, cmd.inputs)
         pipeline = MessagePipeline(self.c, app, end_user)
         conversation = await pipeline.existing_conversation(cmd.conversation_id)
