@@ -175,14 +175,14 @@ class Database:
         """Run hot writes (statement, values) in one committed transaction, in order.
 
         On SQLite they run on the process's writer thread (see `SqliteWriter`); on PostgreSQL
-        in an ordinary async session.
+        on a pooled async connection.
         """
         if self._writer is not None:
             await self._writer.run(writes)
             return
-        async with self.session() as session:
+        async with self.engine.begin() as connection:  # Core: no ORM session needed
             for write, values in writes:
-                await session.execute(write.statement, dict(values))
+                await connection.execute(write.statement, dict(values))
 
     async def migrate(self) -> None:
         """Apply every Alembic migration (off the event loop: Alembic is synchronous)."""
