@@ -240,6 +240,21 @@ async def test_memory_log_dropped_after_finish() -> None:
     assert "t1" not in registry._logs
 
 
+async def test_memory_sweep_reclaims_expired_runs_in_order() -> None:
+    now = [0.0]
+    registry = MemoryRunRegistry(owner_ttl=10, log_ttl=5, clock=lambda: now[0])
+    for i in range(6):
+        now[0] = float(i)
+        await registry.register(f"t{i}", "alice")
+        await registry.append(f"t{i}", b"x")
+        await registry.finish(f"t{i}")
+    now[0] = 12.5  # owners of t0..t2 (expiring at 10, 11, 12) are gone; all logs (<= 10) too
+    await registry.register("late", "bob")
+    assert sorted(registry._owners) == ["late", "t3", "t4", "t5"]
+    assert sorted(registry._logs) == ["late"]
+    assert await registry.owner("t3") == "alice"
+
+
 async def test_memory_finish_detaches_flag() -> None:
     registry = MemoryRunRegistry()
     flag = await registry.register("t1", "alice")
