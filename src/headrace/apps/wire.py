@@ -5,7 +5,6 @@ One function serves every mode: the mode picks the wrapper keys, the event its o
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from headrace.apps.events import (
@@ -17,7 +16,6 @@ from headrace.apps.events import (
     MessageReplaceEvent,
     RunEvent,
 )
-from headrace.providers.usage import UsageInfo
 from headrace.workflow.events import GraphEvent, TextChunkEvent
 
 CHAT_FAMILY = frozenset({"chat", "agent-chat", "advanced-chat", "agent"})
@@ -35,11 +33,6 @@ def wrapper(env: Envelope, name: str) -> dict[str, Any]:
     if env.mode == "completion":
         return {"event": name, "message_id": env.message_id, "created_at": env.created_at}
     return {"event": name, "workflow_run_id": env.workflow_run_id}
-
-
-def usage_dict(usage: UsageInfo) -> dict[str, Any]:
-    """The `usage` object in the contract's key order."""
-    return asdict(usage)
 
 
 def to_wire(env: Envelope, ev: RunEvent) -> dict[str, Any]:
@@ -79,5 +72,5 @@ def end_metadata(ev: MessageEndEvent) -> dict[str, Any]:
     return {
         "annotation_reply": ev.annotation_reply,
         "retriever_resources": ev.retriever_resources,
-        "usage": usage_dict(ev.usage),
+        "usage": ev.usage.as_dict(),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 from headrace.providers.catalog import ModelPricing
@@ -31,8 +31,12 @@ class UsageInfo:
     time_to_generate: float | None = None
 
     def as_dict(self) -> dict[str, object]:
-        """The object in the contract's key order."""
-        return asdict(self)
+        """The object in the contract's key order (every field is a scalar, so no deep copy
+        as `dataclasses.asdict` makes)."""
+        return {name: getattr(self, name) for name in _USAGE_FIELDS}
+
+
+_USAGE_FIELDS = tuple(f.name for f in fields(UsageInfo))
 
 
 def estimate_tokens(text: str) -> int:
