@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from headrace.container import Container
 from headrace.store.hot_writes import HotWrite, full_row, insert_row
@@ -52,6 +52,16 @@ async def test_a_failing_batch_leaves_nothing_behind(container: Container) -> No
     # The writer is still usable after a failed batch.
     await container.db.write([_workspace("after")])
     assert "after" in await _workspace_names(container)
+
+
+async def test_a_row_missing_a_value_is_refused_and_rolled_back(container: Container) -> None:
+    incomplete = (INSERT_WORKSPACE, {"id": new_id(), "name": "no-defaults"})  # not a full_row
+    # SQLite's writer fails looking the value up; SQLAlchemy refuses the missing bind on PostgreSQL.
+    with pytest.raises((KeyError, StatementError)):
+        await container.db.write([_workspace("kept-out"), incomplete])
+    assert "kept-out" not in await _workspace_names(container)
+    await container.db.write([_workspace("still-writing")])
+    assert "still-writing" in await _workspace_names(container)
 
 
 async def test_rows_read_back_as_the_orm_writes_them(container: Container) -> None:

@@ -91,21 +91,21 @@ class SqliteWriter:
             _tune_sqlite(connection, None)
             self._connection = connection
         prepared = [(w.compiled(self.dialect), values) for w, values in writes]
-        connection.execute("BEGIN IMMEDIATE")
+        sql, parameters = "BEGIN IMMEDIATE", ()
         try:
+            connection.execute(sql)
             for statement, values in prepared:
-                parameters = statement.parameters(values)
-                try:
-                    connection.execute(statement.sql, parameters)
-                except sqlite3.Error as exc:
-                    # The same exception types as every other database call raises.
-                    raise DBAPIError.instance(
-                        statement.sql, parameters, exc, sqlite3.Error
-                    ) from exc
-        except BaseException:
-            connection.execute("ROLLBACK")
+                sql, parameters = statement.sql, statement.parameters(values)
+                connection.execute(sql, parameters)
+            sql, parameters = "COMMIT", ()
+            connection.execute(sql)
+        except BaseException as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                # The same exception types as every other database call raises.
+                raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error) from exc
             raise
-        connection.execute("COMMIT")
 
     async def run(self, writes: Writes) -> None:
         """Run `writes` in one committed transaction (rolled back if one fails)."""
