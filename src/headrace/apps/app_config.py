@@ -146,4 +146,3 @@ def config_of(app: App) -> AppConfig:
             _PARSED.clear()
         _PARSED[key] = config
     return config
-

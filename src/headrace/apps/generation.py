@@ -176,8 +176,8 @@ class MessageService:
             )
         finally:
             new_conversation = launch.turn.new_conversation and env.conversation_id is not None
-            titled = new_conversation and launch.cmd.auto_generate_name
-            titled = titled and outcome.status == "normal"
+            generate = launch.cmd.auto_generate_name and outcome.status == "normal"
+            titled = new_conversation and generate
             # Without a model title the name is known now: written with the outcome.
             name = fallback_title(launch.cmd.query) if new_conversation and not titled else None
             try:

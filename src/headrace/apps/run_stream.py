@@ -39,19 +39,16 @@ class RunStream:
         """Append an event; returns its SSE frame."""
         data = b"data: " + orjson.dumps(to_wire(self.envelope, event)) + b"\n\n"
         self._items.append((event, data))
-        self._wake()
+        self.nudge()
         return data
 
     def close(self) -> None:
         """Mark the end of the run."""
         self._closed = True
-        self._wake()
+        self.nudge()
 
     def nudge(self) -> None:
-        """Wake every waiting reader without an event (e.g. to send a ping)."""
-        self._wake()
-
-    def _wake(self) -> None:
+        """Wake every waiting reader (push and close do; a ping timer does without an event)."""
         waiters = self._waiters
         if waiters:
             self._waiters = []
