@@ -226,9 +226,9 @@ def spawn(
 def start_upstream(
     logdir: Path, *, tokens: int, tps: float, delay_first: float = 0.0, name: str = "upstream"
 ) -> Proc:
-    """The scripted OpenAI-compatible upstream in rate mode, in its own process."""
+    """The benchmarks' lean OpenAI-compatible upstream (bench/upstream.py), in its own process."""
     port = free_port()
-    argv = [sys.executable, "-m", "tests.support.upstream", "--port", str(port)]
+    argv = [sys.executable, "-m", "bench.upstream", "--port", str(port)]
     argv += ["--tokens", str(tokens), "--tps", str(tps), "--delay-first", str(delay_first)]
     return spawn(name, argv, port, logdir)
 

@@ -42,11 +42,14 @@ async def test_streaming_completion_keys(
 ) -> None:
     handle = await make_app(COMPLETION_DSL)
     scripted.script(Reply(chunks=["Salut"]))
-    async with server.client(handle.key) as client, client.stream(
-        "POST",
-        "/v1/completion-messages",
-        json={"inputs": {"text": "Hi"}, "user": "bob", "response_mode": "streaming"},
-    ) as response:
+    async with (
+        server.client(handle.key) as client,
+        client.stream(
+            "POST",
+            "/v1/completion-messages",
+            json={"inputs": {"text": "Hi"}, "user": "bob", "response_mode": "streaming"},
+        ) as response,
+    ):
         frames = await read_stream(response)
     assert names(frames) == ["ping", "message", "message_end"]
     message = frames[1].data
@@ -87,19 +90,20 @@ async def test_stop_completion(
 ) -> None:
     handle = await make_app(COMPLETION_DSL)
     scripted.script(Reply(chunks=["x"] * 20, delay_between=0.2))
-    async with server.client(handle.key) as client, client.stream(
-        "POST",
-        "/v1/completion-messages",
-        json={"inputs": {"text": "Hi"}, "user": "bob", "response_mode": "streaming"},
-    ) as response:
+    async with (
+        server.client(handle.key) as client,
+        client.stream(
+            "POST",
+            "/v1/completion-messages",
+            json={"inputs": {"text": "Hi"}, "user": "bob", "response_mode": "streaming"},
+        ) as response,
+    ):
         text = ""
         stopped = False
         async for chunk in response.aiter_text():
             text += chunk
             if not stopped and '"event":"message"' in text:
-                task_id = next(f for f in parse_frames(text) if f.name == "message").data[
-                    "task_id"
-                ]  # type: ignore[index]
+                task_id = next(f for f in parse_frames(text) if f.name == "message").data["task_id"]  # type: ignore[index]
                 stop = await client.post(
                     f"/v1/completion-messages/{task_id}/stop", json={"user": "bob"}
                 )
