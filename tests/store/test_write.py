@@ -54,6 +54,24 @@ async def test_a_failing_batch_leaves_nothing_behind(container: Container) -> No
     assert "after" in await _workspace_names(container)
 
 
+async def test_a_failing_batch_among_concurrent_ones_rolls_back_alone(
+    container: Container,
+) -> None:
+    """Batches queued together (SQLite commits them as one group) keep their own fate."""
+    taken = new_id()
+    await container.db.write([_workspace("taken", taken)])
+    good = [
+        container.db.write([_workspace(f"g{i:02d}"), _workspace(f"h{i:02d}")]) for i in range(40)
+    ]
+    bad = container.db.write([_workspace("doomed"), _workspace("clash-again", taken)])
+    results = await asyncio.gather(*good[:20], bad, *good[20:], return_exceptions=True)
+    assert isinstance(results[20], IntegrityError)
+    assert [r for i, r in enumerate(results) if i != 20] == [None] * 40
+    names = set(await _workspace_names(container))
+    assert {f"g{i:02d}" for i in range(40)} | {f"h{i:02d}" for i in range(40)} <= names
+    assert "doomed" not in names and "clash-again" not in names
+
+
 async def test_a_row_missing_a_value_is_refused_and_rolled_back(container: Container) -> None:
     incomplete = (INSERT_WORKSPACE, {"id": new_id(), "name": "no-defaults"})  # not a full_row
     # SQLite's writer fails looking the value up; SQLAlchemy refuses the missing bind on PostgreSQL.

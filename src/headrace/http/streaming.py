@@ -9,7 +9,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi.responses import JSONResponse, StreamingResponse
+import orjson
+from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from headrace.apps.events import ErrorEvent, MessageEndEvent, MessageEvent, MessageReplaceEvent
@@ -117,11 +118,16 @@ def fold_message_body(stream: RunStream) -> tuple[int, dict[str, Any]]:
     return 200, body
 
 
-async def blocking_response(stream: RunStream) -> JSONResponse:
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    """A JSON response rendered with orjson (Starlette's JSONResponse uses the stdlib)."""
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def blocking_response(stream: RunStream) -> Response:
     """Wait for the run and answer with its folded body."""
     await stream.wait_closed()
     status, body = fold_message_body(stream)
-    return JSONResponse(body, status_code=status)
+    return json_response(body, status)
 
 
 WORKFLOW_BODY_KEYS = (
@@ -162,8 +168,8 @@ def fold_workflow_body(stream: RunStream) -> tuple[int, dict[str, Any]]:
     }
 
 
-async def blocking_workflow_response(stream: RunStream) -> JSONResponse:
+async def blocking_workflow_response(stream: RunStream) -> Response:
     """Wait for a workflow run and answer with its folded body."""
     await stream.wait_closed()
     status, body = fold_workflow_body(stream)
-    return JSONResponse(body, status_code=status)
+    return json_response(body, status)

@@ -55,12 +55,15 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
 class SqliteWriter:
     """The process's one SQLite write connection, on a thread of its own.
 
-    A batch of hot writes runs there as one synchronous call in one transaction: one hand-off
-    between the event loop and a thread per transaction instead of several per statement, no
-    SQLAlchemy execution layer (see `hot_writes`), and writers of this process queue in asyncio
-    instead of in SQLite's busy handler (where, under load, they timed out with "database is
-    locked"). `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails
-    half-way on upgrading a read lock.
+    A batch of hot writes runs there as one synchronous call: one hand-off between the event
+    loop and a thread per batch instead of several per statement, no SQLAlchemy execution
+    layer (see `hot_writes`), and writers of this process queue in asyncio instead of in
+    SQLite's busy handler (where, under load, they timed out with "database is locked").
+
+    Group commit: the batches queued while one transaction ran go into the next one, each in a
+    savepoint of its own, so one failing batch rolls back alone while the others share one
+    `BEGIN`/`COMMIT`, one thread wake-up and one wake-up of the loop. `BEGIN IMMEDIATE` takes
+    the write lock up front, so a transaction never fails half-way on upgrading a read lock.
     """
 
     def __init__(self, path: str, dialect: Dialect) -> None:
@@ -73,42 +76,73 @@ class SqliteWriter:
         self._thread: threading.Thread | None = None
 
     def _serve(self) -> None:
-        while (job := self._queue.get()) is not None:
-            loop, future, writes = job
-            error: Exception | None = None
-            try:
-                self._transaction(writes)
-            except Exception as exc:
-                error = exc
-            with suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                loop.call_soon_threadsafe(_settle, future, error)
+        stopping = False
+        while not stopping:
+            job = self._queue.get()
+            if job is None:
+                break
+            jobs = [job]
+            while len(jobs) < MAX_GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                jobs.append(more)
+            errors = self._group(jobs)
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Settlement]] = {}
+            for (loop, future, _), error in zip(jobs, errors, strict=True):
+                by_loop.setdefault(loop, []).append((future, error))
+            for loop, settlements in by_loop.items():
+                with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, settlements)
         self._close()
 
-    def _transaction(self, writes: Writes) -> None:
-        connection = self._connection
-        if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None)
-            _tune_sqlite(connection, None)
-            self._connection = connection
-        prepared = [(w.compiled(self.dialect), values) for w, values in writes]
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = sqlite3.connect(self.path, isolation_level=None)
+            _tune_sqlite(self._connection, None)
+        return self._connection
+
+    def _group(self, jobs: list[_Job]) -> list[Exception | None]:
+        """Run the jobs in one transaction; each job's error, or one error for them all."""
+        connection = self._connect()
+        errors: list[Exception | None] = []
         sql, parameters = "BEGIN IMMEDIATE", ()
         try:
             connection.execute(sql)
-            for statement, values in prepared:
-                sql, parameters = statement.sql, statement.parameters(values)
-                connection.execute(sql, parameters)
+            for _, _, writes in jobs:
+                errors.append(self._savepoint(connection, writes))
             sql, parameters = "COMMIT", ()
             connection.execute(sql)
         except BaseException as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                # The same exception types as every other database call raises.
-                raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error) from exc
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return [_as_dbapi(exc, sql, parameters)] * len(jobs)
+        return errors
+
+    def _savepoint(self, connection: sqlite3.Connection, writes: Writes) -> Exception | None:
+        """One job's statements in a savepoint, released on success, rolled back on error."""
+        sql, parameters = "", ()
+        try:
+            prepared = [(w.compiled(self.dialect), values) for w, values in writes]
+            connection.execute("SAVEPOINT job")
+            for statement, values in prepared:
+                sql, parameters = statement.sql, statement.parameters(values)
+                connection.execute(sql, parameters)
+        except Exception as exc:
+            connection.execute("ROLLBACK TO job")
+            connection.execute("RELEASE job")
+            return _as_dbapi(exc, sql, parameters)
+        connection.execute("RELEASE job")
+        return None
 
     async def run(self, writes: Writes) -> None:
-        """Run `writes` in one committed transaction (rolled back if one fails)."""
+        """Run `writes` atomically and committed (rolled back if one fails)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
             self._thread.start()
@@ -130,16 +164,27 @@ class SqliteWriter:
             self._thread = None
 
 
+#: Most batches of writes one group transaction takes.
+MAX_GROUP = 64
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]", Writes]
+_Settlement = tuple["asyncio.Future[None]", Exception | None]
 
 
-def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
-    if future.cancelled():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _as_dbapi(exc: Exception, sql: str, parameters: Any) -> Exception:
+    """sqlite3 errors as SQLAlchemy's DBAPIError, as every other database call raises them."""
+    if isinstance(exc, sqlite3.Error):
+        return DBAPIError.instance(sql, parameters, exc, sqlite3.Error)
+    return exc
+
+
+def _settle(settlements: list[_Settlement]) -> None:
+    for future, error in settlements:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class Database:

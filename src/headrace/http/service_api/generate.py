@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -25,6 +26,7 @@ from headrace.http.streaming import blocking_response, sse_response
 from headrace.store.tables import App
 
 router = APIRouter()
+PlainEndpoint = tuple[str, Callable[[Request], Awaitable[Response]]]
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 #: Modes whose runners arrive with later issues; until then these apps are unavailable here.
 PENDING_MODES = frozenset({"agent-chat"})
@@ -98,8 +100,9 @@ async def _respond(
         }
     },
 )
-async def chat_messages(request: Request, app: Annotated[App, Depends(app_from_key)]) -> Response:
+async def chat_messages(request: Request) -> Response:
     """One chat turn, blocking or streaming."""
+    app = await app_from_key(request)
     body = await json_body(request)
     user = user_arg(body.get("user"), required=True)
     if app.mode not in CHAT_MODES:
@@ -126,10 +129,9 @@ async def chat_messages(request: Request, app: Annotated[App, Depends(app_from_k
         }
     },
 )
-async def completion_messages(
-    request: Request, app: Annotated[App, Depends(app_from_key)]
-) -> Response:
+async def completion_messages(request: Request) -> Response:
     """One completion, blocking or streaming."""
+    app = await app_from_key(request)
     body = await json_body(request)
     user = user_arg(body.get("user"), required=True)
     if app.mode != "completion":
@@ -142,6 +144,12 @@ async def completion_messages(
         auto_generate_name=False,
     )
     return await _respond(request, app, user, payload, cmd)
+
+
+def plain_endpoints() -> list[PlainEndpoint]:
+    """The busiest endpoints, which take only the request: `http/app.py` serves them as plain
+    routes, skipping FastAPI's per-request dependency solving."""
+    return [("/chat-messages", chat_messages), ("/completion-messages", completion_messages)]
 
 
 async def _stop(request: Request, app: App, task_id: str) -> dict[str, str]:

@@ -301,9 +301,7 @@ class EmbeddedVectorStore:
             batches = sql.stream_vectors(session, collection, dim, condition)
             async for keys, ids, matrix in batches:
                 scores = cosine(query, matrix)
-                keep = (
-                    np.argpartition(-scores, top_k - 1)[:top_k] if len(scores) > top_k else None
-                )
+                keep = np.argpartition(-scores, top_k - 1)[:top_k] if len(scores) > top_k else None
                 chosen = range(len(scores)) if keep is None else keep.tolist()
                 best.extend((float(scores[i]), ids[i], keys[i]) for i in chosen)
                 best = sorted(best, key=lambda entry: (-entry[0], entry[1]))[:top_k]
