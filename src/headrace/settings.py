@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5001
     log_level: str = "INFO"
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry spans and metrics, for a process whose "
+        "global OpenTelemetry providers are configured (e.g. under opentelemetry-instrument).",
+    )
     app_max_active_requests: int = Field(
         0, description="Global cap of concurrent generations per app (0 = none)."
     )

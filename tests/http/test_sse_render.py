@@ -39,3 +39,17 @@ async def test_stream_closed_while_idle_ends_at_once() -> None:
     await asyncio.sleep(0.05)
     stream.close()
     assert await asyncio.wait_for(reader, 2) == [PING_FRAME]
+
+
+async def test_a_blocking_reader_waits_for_the_end_only() -> None:
+    stream = RunStream(Envelope(mode="chat", task_id="t3", message_id="m3"))
+    waiting = [asyncio.create_task(stream.wait_closed()) for _ in range(2)]
+    await asyncio.sleep(0)
+    for i in range(3):
+        stream.push(MessageEvent(answer=f"w{i}"))
+        stream.nudge()
+        await asyncio.sleep(0.01)
+    assert not any(task.done() for task in waiting), "woken before the end"
+    stream.close()
+    await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    await asyncio.wait_for(stream.wait_closed(), 5)  # after the end: returns at once

@@ -134,6 +134,7 @@ class ChatflowService:
             opened = await pipeline.open_turn(
                 conversation, cmd.query, values, cmd.files, ("", ""), opening
             )
+            await opened.written
             run_id = str(uuid.uuid4())
             dialogue = (conversation.dialogue_count if conversation is not None else 0) + 1
             system = {

@@ -7,11 +7,11 @@ in both response modes.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from headrace.apps.app_config import AppConfig, config_of
-from headrace.apps.early_start import EarlyStart
 from headrace.apps.file_inputs import resolve_files
 from headrace.apps.inputs import validate_inputs
 from headrace.apps.knowledge_context import (
@@ -56,7 +56,6 @@ class _Launch:
     slot: str
     cmd: TurnCommand
     resources: list[dict[str, Any]]
-    early: EarlyStart | None
 
 
 def _request(
@@ -103,15 +102,12 @@ class MessageService:
             async with self.c.db.session() as session:
                 images = await resolve_files(session, self.c, app, end_user, config, cmd.files)
         model = await self.models.bind(app.workspace_id, config.model.provider)
+        turn_inputs = dict(conversation.inputs) if conversation is not None else inputs
+        knowledge = await self._knowledge(app, config, turn_inputs, cmd.query)
         slot = await pipeline.acquire_slot()
-        early: EarlyStart | None = None
+        turn: OpenedTurn | None = None
         try:
-            if conversation is None:
-                # A new conversation's prompt needs no stored rows: call the model while they
-                # are written.
-                knowledge = await self._knowledge(app, config, inputs, cmd.query)
-                request = _request(config, app.mode, inputs, cmd.query, [], images, knowledge)
-                early = EarlyStart(model, request)
+            # The rows are written (on SQLite's writer thread) while the model is called.
             turn = await pipeline.open_turn(
                 conversation,
                 cmd.query,
@@ -120,22 +116,19 @@ class MessageService:
                 (config.model.provider, config.model.name),
                 config.opening_statement,
             )
-            if early is None:
-                history = turn.history if app.mode != "completion" else []
-                knowledge = await self._knowledge(app, config, turn.inputs, cmd.query)
-                request = _request(
-                    config, app.mode, turn.inputs, cmd.query, history, images, knowledge
-                )
+            history = turn.history if app.mode != "completion" else []
+            request = _request(config, app.mode, turn.inputs, cmd.query, history, images, knowledge)
             stop = await self.c.runs.register(turn.envelope.task_id, owner_key(end_user.id))
         except BaseException:
-            if early is not None:
-                await early.close()
+            if turn is not None:
+                with suppress(Exception):
+                    await turn.written
             await pipeline.release_slot(slot)
             raise
         stream = RunStream(turn.envelope)
         self.c.live[turn.envelope.task_id] = stream
         resources = [k.resource for k in knowledge] if citations_enabled(config) else []
-        launch = _Launch(pipeline, config, model, request, turn, stop, slot, cmd, resources, early)
+        launch = _Launch(pipeline, config, model, request, turn, stop, slot, cmd, resources)
         self.c.spawn(self._run(stream, launch))
         return stream
 
@@ -171,10 +164,11 @@ class MessageService:
                 stop=launch.stop,
                 deadline=self.c.settings.app_max_execution_time,
                 resources=launch.resources,
-                chunks=launch.early.chunks() if launch.early else None,
-                started=launch.early.started if launch.early else None,
+                written=launch.turn.written,
             )
         finally:
+            with suppress(Exception):  # the outcome updates the rows: they must be there
+                await launch.turn.written
             new_conversation = launch.turn.new_conversation and env.conversation_id is not None
             generate = launch.cmd.auto_generate_name and outcome.status == "normal"
             titled = new_conversation and generate

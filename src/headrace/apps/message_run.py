@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,21 +45,61 @@ class _Progress:
     first_token_at: float | None = None
 
 
+class _Interrupt:
+    """Cancels the calling task once when the run is stopped or its deadline passes, while
+    inside the `with` block; `fired` tells that cancellation from any other."""
+
+    def __init__(self, stop: StopFlag, deadline: float) -> None:
+        self.stop = stop
+        self.deadline = deadline
+        self.fired = False
+        self._task = asyncio.current_task()
+        self._inside = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _fire(self) -> None:
+        if self._inside and not self.fired and self._task is not None:
+            self.fired = True
+            self._task.cancel()
+
+    def __enter__(self) -> _Interrupt:
+        self._inside = True
+        self._timer = asyncio.get_running_loop().call_later(self.deadline, self._fire)
+        self.stop.subscribe(self._fire)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inside = False
+        if self._timer is not None:
+            self._timer.cancel()
+        self.stop.unsubscribe(self._fire)
+
+
 async def _pump(
     chunks: AsyncIterator[LLMChunk],
     stream: RunStream,
     runs: RunRegistry,
     progress: _Progress,
+    written: Awaitable[None] | None,
 ) -> None:
     task_id = stream.envelope.task_id
-    async for chunk in chunks:
-        if chunk.usage is not None:
-            progress.usage = chunk.usage
-        if chunk.text:
-            if progress.first_token_at is None:
-                progress.first_token_at = time.perf_counter()
-            progress.parts.append(chunk.text)
-            await runs.append(task_id, stream.push(MessageEvent(chunk.text)))
+    try:
+        async for chunk in chunks:
+            if chunk.usage is not None:
+                progress.usage = chunk.usage
+            if chunk.text:
+                if progress.first_token_at is None:
+                    progress.first_token_at = time.perf_counter()
+                    if written is not None:  # no event names a message not yet stored
+                        await written
+                progress.parts.append(chunk.text)
+                await runs.append(task_id, stream.push(MessageEvent(chunk.text)))
+        if written is not None:
+            await written
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def run_turn(
@@ -73,37 +112,35 @@ async def run_turn(
     stop: StopFlag,
     deadline: float,
     resources: list[dict[str, Any]] | None = None,
-    chunks: AsyncIterator[LLMChunk] | None = None,
-    started: float | None = None,
+    written: Awaitable[None] | None = None,
 ) -> TurnOutcome:
-    """Stream one completion into `stream`; the outcome carries the terminal event
-    (`message_end` or `error`) for the caller to push once the turn is stored.
+    """Stream one completion into `stream`, in the calling task; the outcome carries the
+    terminal event (`message_end` or `error`) for the caller to push once the turn is stored.
 
-    `chunks` is the model's stream when the call was started earlier (at `started`)."""
-    started = time.perf_counter() if started is None else started
+    `written` is the commit of the turn's rows, under way while the model is called: the
+    first event waits for it, and its failure fails the turn."""
+    started = time.perf_counter()
     progress = _Progress()
-    source = chunks if chunks is not None else model.stream(request)
-    pump = asyncio.create_task(_pump(source, stream, runs, progress))
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait(
-        {pump, stopper}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
-    )
-    stopper.cancel()
     outcome = TurnOutcome()
-    if pump not in done:
-        pump.cancel()
-        with suppress(asyncio.CancelledError):
-            await pump
-        outcome.stopped = True
-    elif (exc := pump.exception()) is not None:
-        error = exc if isinstance(exc, DomainError) else InternalServerError()
-        if not isinstance(exc, DomainError):
-            log.error("run failed", exc_info=exc)
-        outcome.answer = "".join(progress.parts)
-        outcome.status = "error"
-        outcome.error = error.message
-        outcome.terminal = ErrorEvent(error.code, error.status, error.message)
-        return outcome
+    with _Interrupt(stop, deadline) as interrupt:
+        try:
+            await _pump(model.stream(request), stream, runs, progress, written)
+        except asyncio.CancelledError:
+            if not interrupt.fired:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            outcome.stopped = True
+        except Exception as exc:
+            error = exc if isinstance(exc, DomainError) else InternalServerError()
+            if not isinstance(exc, DomainError):
+                log.error("run failed", exc_info=exc)
+            outcome.answer = "".join(progress.parts)
+            outcome.status = "error"
+            outcome.error = error.message
+            outcome.terminal = ErrorEvent(error.code, error.status, error.message)
+            return outcome
     outcome.answer = "".join(progress.parts)
     tokens = progress.usage or TokenUsage(
         prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages),

@@ -7,6 +7,7 @@ decides how a turn is opened, recorded and closed, so every mode stores the same
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +53,14 @@ def require_query(query: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OpenedTurn:
-    """A turn whose rows exist: its envelope, the conversation's earlier turns, its inputs."""
+    """A turn whose rows are being written: its envelope, the conversation's earlier turns,
+    its inputs, and `written`, which settles once the rows are committed."""
 
     envelope: Envelope
     history: list[Turn]
     inputs: dict[str, Any]
     new_conversation: bool
+    written: asyncio.Future[None]
 
 
 class MessagePipeline:
@@ -109,7 +112,8 @@ class MessagePipeline:
         model_ref: tuple[str, str],
         introduction: str | None,
     ) -> OpenedTurn:
-        """Create the conversation (if new) and the message row of this turn."""
+        """Start writing the conversation (if new) and the message row of this turn; the
+        caller awaits `written` before anything relies on the rows."""
         app = self.app
         chat = app.mode != "completion"
         history: list[Turn] = []
@@ -144,7 +148,7 @@ class MessagePipeline:
         writes, message_id, conversation_id, created_at = open_turn_writes(
             new_fields, fields, files
         )
-        await self.c.db.write(writes)
+        written = self.c.db.start_write(writes)
         envelope = Envelope(
             mode=app.mode,
             task_id=task_id,
@@ -152,7 +156,7 @@ class MessagePipeline:
             conversation_id=conversation_id,
             created_at=created_at,
         )
-        return OpenedTurn(envelope, history, inputs, new_fields is not None)
+        return OpenedTurn(envelope, history, inputs, new_fields is not None, written)
 
     async def record(self, env: Envelope, outcome: TurnOutcome, name: str | None = None) -> None:
         """Store the outcome of a turn on its message and count it on the conversation; `name`

@@ -20,7 +20,7 @@ from headrace.apps.wire import to_wire
 class RunStream:
     """Append-only list of a run's events with wake-ups for waiting readers."""
 
-    __slots__ = ("_closed", "_items", "_waiters", "envelope")
+    __slots__ = ("_closed", "_closers", "_items", "_waiters", "envelope")
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
@@ -28,6 +28,8 @@ class RunStream:
         # One bare future per waiting reader rather than an asyncio.Event (whose deque alone
         # is ~600 bytes, per open stream).
         self._waiters: list[asyncio.Future[None]] = []
+        # Readers that only want the end (a blocking response): not woken per event.
+        self._closers: list[asyncio.Future[None]] = []
         self._closed = False
 
     @property
@@ -46,6 +48,10 @@ class RunStream:
         """Mark the end of the run."""
         self._closed = True
         self.nudge()
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            if not closer.done():
+                closer.set_result(None)
 
     def nudge(self) -> None:
         """Wake every waiting reader (push and close do; a ping timer does without an event)."""
@@ -88,5 +94,7 @@ class RunStream:
 
     async def wait_closed(self) -> None:
         """Block until the run ends."""
-        while not self._closed:
-            await self.wait_change()
+        if not self._closed:
+            closer = asyncio.get_running_loop().create_future()
+            self._closers.append(closer)
+            await closer

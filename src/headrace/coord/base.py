@@ -9,20 +9,40 @@ count active generations per app (spec §11.1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import Protocol
 
 
 class StopFlag:
-    """Set when a stop was requested for a run; checked by the run between chunks."""
+    """Set when a stop was requested for a run; the run waits on it or subscribes to it."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_callbacks", "_event")
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._callbacks: list[Callable[[], None]] = []
 
     def set(self) -> None:
-        """Mark the run as stopped."""
+        """Mark the run as stopped and call the subscribers (once)."""
+        if self._event.is_set():
+            return
         self._event.set()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the flag is set (at once if it already is)."""
+        if self._event.is_set():
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Forget a subscriber (no-op if it was called or never subscribed)."""
+        with contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
 
     def is_set(self) -> bool:
         """Whether a stop was requested."""

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Route
 
 from headrace import __version__
@@ -48,6 +49,10 @@ def serve_plainly(app: FastAPI, prefix: str, endpoints: list[PlainEndpoint]) -> 
     app.router.routes[:0] = plain
 
 
+def _telemetry(enabled: bool) -> TelemetryConfig:
+    return {"tracing": enabled, "metrics": enabled, "logs": enabled}
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """Build the application; the container is created (or adopted) in the lifespan."""
     settings = settings or (container.settings if container else Settings())
@@ -73,6 +78,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         openapi_url="/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Off unless asked for: when on, every request first looks up the global providers.
+        telemetry=_telemetry(settings.opentelemetry),
     )
     app.state.key_auth = AppKeyAuth()
     app.state.end_users = EndUserCache()

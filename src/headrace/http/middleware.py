@@ -68,17 +68,18 @@ class TraceMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.info(
-                "%s %s",
-                scope.get("method"),
-                scope.get("path"),
-                extra={
-                    "fields": {
-                        "status": status_holder[0] if status_holder else None,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    }
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    extra={
+                        "fields": {
+                            "status": status_holder[0] if status_holder else None,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    },
+                )
             trace_id_var.reset(token)
 
     async def _resolve(self, scope: Scope, receive: Receive) -> tuple[str | None, Receive]:

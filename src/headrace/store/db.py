@@ -141,15 +141,16 @@ class SqliteWriter:
         connection.execute("RELEASE job")
         return None
 
-    async def run(self, writes: Writes) -> None:
-        """Run `writes` atomically and committed (rolled back if one fails)."""
+    def submit(self, writes: Writes) -> asyncio.Future[None]:
+        """Queue `writes` to run atomically and committed (rolled back if one fails); the
+        future settles when they did."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
             self._thread.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put((loop, future, writes))
-        await future
+        return future
 
     def _close(self) -> None:
         if self._connection is not None:
@@ -223,11 +224,18 @@ class Database:
         on a pooled async connection.
         """
         if self._writer is not None:
-            await self._writer.run(writes)
+            await self._writer.submit(writes)
             return
         async with self.engine.begin() as connection:  # Core: no ORM session needed
             for write, values in writes:
                 await connection.execute(write.statement, dict(values))
+
+    def start_write(self, writes: Writes) -> asyncio.Future[None]:
+        """`write`, begun now and awaited later: the returned future settles when the writes
+        are committed (or failed)."""
+        if self._writer is not None:
+            return self._writer.submit(writes)
+        return asyncio.ensure_future(self.write(writes))
 
     async def migrate(self) -> None:
         """Apply every Alembic migration (off the event loop: Alembic is synchronous)."""
