@@ -4,12 +4,15 @@ stores the same values, on each back end."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from datetime import datetime
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from headrace.container import Container
@@ -127,3 +130,25 @@ def test_an_onupdate_column_must_be_declared() -> None:
     )
     with pytest.raises(ValueError, match="updated_at"):
         forgetful.compiled(sqlite.dialect())
+
+
+async def test_writers_of_several_processes_take_turns_on_the_write_lock(
+    container: Container,
+) -> None:
+    """Another process holding the write turn (an flock on `<db>.write-lock`) holds our
+    writes back until it lets go; then they commit at once."""
+    if not container.db.is_sqlite:
+        pytest.skip("only SQLite's writer thread takes the cross-process write turn")
+    await container.db.write([_workspace("opens-the-writer")])
+    path = f"{make_url(container.db.url).database}.write-lock"
+    other = os.open(path, os.O_RDWR)  # its own open file description: a rival lock holder
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        pending = asyncio.ensure_future(container.db.write([_workspace("waited-its-turn")]))
+        await asyncio.sleep(0.3)
+        assert not pending.done(), "wrote while another process held the write turn"
+        fcntl.flock(other, fcntl.LOCK_UN)
+        await asyncio.wait_for(pending, 5)
+    finally:
+        os.close(other)
+    assert "waited-its-turn" in await _workspace_names(container)
