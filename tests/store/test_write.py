@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from headrace.container import Container
+from headrace.store.db import Database
 from headrace.store.hot_writes import HotWrite, full_row, insert_row
 from headrace.store.repos.apps import AppRepo
 from headrace.store.tables import App, Workspace
@@ -152,3 +153,11 @@ async def test_writers_of_several_processes_take_turns_on_the_write_lock(
     finally:
         os.close(other)
     assert "waited-its-turn" in await _workspace_names(container)
+
+
+async def test_the_core_path_for_other_drivers_commits_whole(container: Container) -> None:
+    """Drivers other than asyncpg (and no SQLite writer) write through a Core connection."""
+    async with container.db.engine.connect() as connection:
+        await Database._write_core(connection, [_workspace("core-a"), _workspace("core-b")])
+    names = set(await _workspace_names(container))
+    assert {"core-a", "core-b"} <= names

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -201,6 +202,17 @@ def _as_dbapi(exc: Exception, sql: str, parameters: Any) -> Exception:
     return exc
 
 
+def _asyncpg_error(exc: Exception, sql: str, parameters: Any) -> Exception:
+    """asyncpg's errors as the SQLAlchemy exceptions every other database call raises
+    (integrity violations, SQLSTATE class 23, as IntegrityError)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return exc
+    if sqlstate.startswith("23"):
+        return IntegrityError(sql, parameters, exc)
+    return DBAPIError(sql, parameters, exc)
+
+
 def _settle(settlements: list[_Settlement]) -> None:
     for future, error in settlements:
         if future.cancelled():
@@ -249,7 +261,26 @@ class Database:
         if self._writer is not None:
             await self._writer.submit(writes)
             return
-        async with self.engine.begin() as connection:  # Core: no ORM session needed
+        async with self.engine.connect() as connection:
+            pooled = await connection.get_raw_connection()
+            driver = pooled.driver_connection
+            if self.engine.dialect.driver != "asyncpg" or driver is None:
+                await self._write_core(connection, writes)
+                return
+            # Straight on asyncpg: SQLAlchemy's execution layer cost more than the statements.
+            sql, parameters = "", ()
+            try:
+                async with driver.transaction():
+                    for write, values in writes:
+                        statement = write.compiled(self.engine.dialect)
+                        sql, parameters = statement.sql, statement.parameters(values)
+                        await driver.execute(sql, *parameters)
+            except Exception as exc:
+                raise _asyncpg_error(exc, sql, parameters) from exc
+
+    @staticmethod
+    async def _write_core(connection: AsyncConnection, writes: Writes) -> None:
+        async with connection.begin():
             for write, values in writes:
                 await connection.execute(write.statement, dict(values))
 
