@@ -4,8 +4,9 @@
 2. fixed cost of a run: start→end, validation + run row + events + persistence;
 3. parallel fan-out: 10 branches of ~100 ms LLM nodes vs one such branch.
 
-Model calls go to the scripted upstream in its own process (`--delay-first 0.1`). Prints
-figures and ratios against baselines measured in the same run; asserts nothing.
+Model calls go to the benchmarks' upstream (`bench/upstream.py`) in its own process
+(`--delay-first 0.1`). Prints figures and ratios against baselines measured in the same run;
+asserts nothing.
 
     .venv/bin/python -m bench.bench_engine [--runs 30]
 """
@@ -123,7 +124,7 @@ async def main(runs: int) -> None:
         [
             sys.executable,
             "-m",
-            "tests.support.upstream",
+            "bench.upstream",
             "--port",
             str(port),
             "--tokens",

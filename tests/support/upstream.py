@@ -11,12 +11,11 @@ request's `dimensions`; deliberately not normalised), so texts sharing words are
 `POST /v1/rerank` scores each document by the share of query words it contains. Both have
 their own script queues (`script_embeddings`, `script_rerank`) honouring `status`/`error`,
 `hang`, `delay_before_first` and `usage` of a `Reply`.
-Standalone: `python -m tests.support.upstream --port 9000 --tokens 200 --tps 50`.
+Benchmarks run their own lean upstream in a process of its own (`bench/upstream.py`).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import re
@@ -498,32 +497,3 @@ class ScriptedUpstream:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the upstream in the foreground with a rate-mode default reply."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--tokens", type=int, default=100, help="chunks per answer")
-    parser.add_argument("--tps", type=float, default=0.0, help="chunks per second (0: no delay)")
-    parser.add_argument("--delay-first", type=float, default=0.0, help="seconds before first")
-    args = parser.parse_args(argv)
-    default = Reply(
-        tokens=args.tokens, tokens_per_second=args.tps or None, delay_before_first=args.delay_first
-    )
-    upstream = ScriptedUpstream(default=default, record=False, host=args.host)
-    uvicorn.run(
-        upstream.app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=75,
-        backlog=4096,
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -49,18 +49,13 @@ class RunStream:
         self._closed = True
         self.nudge()
         closers, self._closers = self._closers, []
-        for closer in closers:
-            if not closer.done():
-                closer.set_result(None)
+        _wake(closers)
 
     def nudge(self) -> None:
         """Wake every waiting reader (push and close do; a ping timer does without an event)."""
-        waiters = self._waiters
-        if waiters:
-            self._waiters = []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            _wake(waiters)
 
     async def wait_change(self) -> None:
         """Block until the next push, close or nudge."""
@@ -98,3 +93,9 @@ class RunStream:
             closer = asyncio.get_running_loop().create_future()
             self._closers.append(closer)
             await closer
+
+
+def _wake(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

@@ -262,21 +262,24 @@ class Database:
             await self._writer.submit(writes)
             return
         async with self.engine.connect() as connection:
-            pooled = await connection.get_raw_connection()
-            driver = pooled.driver_connection
-            if self.engine.dialect.driver != "asyncpg" or driver is None:
-                await self._write_core(connection, writes)
-                return
-            # Straight on asyncpg: SQLAlchemy's execution layer cost more than the statements.
-            sql, parameters = "", ()
-            try:
-                async with driver.transaction():
-                    for write, values in writes:
-                        statement = write.compiled(self.engine.dialect)
-                        sql, parameters = statement.sql, statement.parameters(values)
-                        await driver.execute(sql, *parameters)
-            except Exception as exc:
-                raise _asyncpg_error(exc, sql, parameters) from exc
+            if self.engine.dialect.driver == "asyncpg":
+                driver = (await connection.get_raw_connection()).driver_connection
+                if driver is not None:
+                    await self._write_asyncpg(driver, writes)
+                    return
+            await self._write_core(connection, writes)
+
+    async def _write_asyncpg(self, driver: Any, writes: Writes) -> None:
+        """Straight on asyncpg: SQLAlchemy's execution layer cost more than the statements."""
+        sql, parameters = "", ()
+        try:
+            async with driver.transaction():
+                for write, values in writes:
+                    statement = write.compiled(self.engine.dialect)
+                    sql, parameters = statement.sql, statement.parameters(values)
+                    await driver.execute(sql, *parameters)
+        except Exception as exc:
+            raise _asyncpg_error(exc, sql, parameters) from exc
 
     @staticmethod
     async def _write_core(connection: AsyncConnection, writes: Writes) -> None:
