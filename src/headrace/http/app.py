@@ -10,7 +10,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.telemetry import TelemetryConfig
-from starlette.routing import Route
 
 from headrace import __version__
 from headrace.container import Container
@@ -23,6 +22,7 @@ from headrace.http.dataset_api import segments as segment_routes
 from headrace.http.dataset_api import tags as tag_routes
 from headrace.http.deps import AppKeyAuth, EndUserCache
 from headrace.http.errors import install_error_handlers
+from headrace.http.hot_lane import HotLaneAPI
 from headrace.http.middleware import TraceMiddleware
 from headrace.http.service_api import (
     app_info,
@@ -33,20 +33,7 @@ from headrace.http.service_api import (
     messages,
     workflows,
 )
-from headrace.http.service_api.generate import PlainEndpoint
 from headrace.settings import Settings
-
-
-def serve_plainly(app: FastAPI, prefix: str, endpoints: list[PlainEndpoint]) -> None:
-    """Put a plain Starlette route in front of each of these documented POST endpoints.
-
-    The endpoints take only the request (they authenticate and parse it themselves), so the
-    plain route answers exactly as the FastAPI one would, minus the dependency solving FastAPI
-    does on every request; the FastAPI route stays for the OpenAPI document and never matches
-    first. Exception handlers and middleware apply to both alike.
-    """
-    plain = [Route(prefix + path, endpoint, methods=["POST"]) for path, endpoint in endpoints]
-    app.router.routes[:0] = plain
 
 
 def _telemetry(enabled: bool) -> TelemetryConfig:
@@ -71,7 +58,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if owns_container:
                 await container.aclose()
 
-    app = FastAPI(
+    app = HotLaneAPI(
+        env_name=settings.env,
         title="Headrace Service API",
         version=__version__,
         lifespan=lifespan,
@@ -96,7 +84,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     ]
     for router in service:
         app.include_router(router, prefix="/v1", tags=["service-api"])
-    serve_plainly(app, "/v1", generate.plain_endpoints())
+    app.serve_hot("/v1", generate.hot_endpoints())
     # Tag routes first: `/datasets/tags` must not be taken for `/datasets/{dataset_id}`.
     knowledge = (
         tag_routes,

@@ -35,13 +35,22 @@ def error_response(error: DomainError) -> JSONResponse:
     )
 
 
-async def _domain(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
-    return error_response(exc)
+def exception_response(exc: Exception) -> Response:
+    """The contract's error response for any exception an endpoint raises (unexpected ones
+    are logged and answer 500)."""
+    if isinstance(exc, DomainError):
+        return error_response(exc)
+    if isinstance(exc, RequestValidationError):
+        return _validation_response(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_response(exc)
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse(
+        {"message": "Internal Server Error", "code": "unknown", "status": 500}, status_code=500
+    )
 
 
-async def _validation(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def _validation_response(exc: RequestValidationError) -> Response:
     parts = []
     for err in exc.errors():
         location = ".".join(
@@ -52,8 +61,7 @@ async def _validation(_: Request, exc: Exception) -> Response:
     return error_response(InvalidParamError(message))
 
 
-async def _http(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_response(exc: StarletteHTTPException) -> Response:
     if exc.status_code == 405:
         return error_response(MethodNotAllowedError())
     if exc.status_code == 404:
@@ -68,16 +76,11 @@ async def _http(_: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(_: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc)
-    return JSONResponse(
-        {"message": "Internal Server Error", "code": "unknown", "status": 500}, status_code=500
-    )
+async def _handle(_: Request, exc: Exception) -> Response:
+    return exception_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on an app."""
-    app.add_exception_handler(DomainError, _domain)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind in (DomainError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, _handle)

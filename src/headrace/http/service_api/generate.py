@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -22,11 +21,11 @@ from headrace.http.deps import (
     user_arg,
     validate,
 )
+from headrace.http.hot_lane import HotEndpoint
 from headrace.http.streaming import blocking_response, sse_response
 from headrace.store.tables import App
 
 router = APIRouter()
-PlainEndpoint = tuple[str, Callable[[Request], Awaitable[Response]]]
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 #: Modes whose runners arrive with later issues; until then these apps are unavailable here.
 PENDING_MODES = frozenset({"agent-chat"})
@@ -146,9 +145,9 @@ async def completion_messages(request: Request) -> Response:
     return await _respond(request, app, user, payload, cmd)
 
 
-def plain_endpoints() -> list[PlainEndpoint]:
-    """The busiest endpoints, which take only the request: `http/app.py` serves them as plain
-    routes, skipping FastAPI's per-request dependency solving."""
+def hot_endpoints() -> list[HotEndpoint]:
+    """The busiest endpoints, which take only the request: served on the hot lane
+    (`http/hot_lane.py`)."""
     return [("/chat-messages", chat_messages), ("/completion-messages", completion_messages)]
 
 
