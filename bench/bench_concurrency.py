@@ -7,8 +7,10 @@ stream should take tokens/40 seconds and the server should deliver streams x 40 
 in the window. Reported: streams completed / started, errors, events/s in the window
 against that ideal, stream duration, TTFT and the largest gap between two reads of a stream,
 and the CPU share of the server, the upstream and the load generator.
-The same load runs against the minimal relay, and straight against the upstream (`direct`,
-no server in between), to show what the machine itself allows.
+The same load runs against Headrace with one worker and with two (one per core), the minimal
+relay, and straight against the upstream (`direct`, no server in between), to show what the
+machine itself allows. Two verdicts: issue 3's target (every stream complete, zero errors,
+all open at once) and a stricter one of this benchmark's own (at >= 95% of the ideal rate).
 """
 
 from __future__ import annotations
@@ -182,6 +184,10 @@ def _summary(name: str, held: Held, streams: int) -> dict[str, Any]:
     }
 
 
+#: (name, worker processes): Headrace as a 2-core machine would run it, too.
+CONFIGS = (("headrace", 1), ("headrace 2 workers", 2), ("relay", 1), ("direct", 0))
+
+
 def _problem_free(result: Result, held: Held) -> bool:
     return not result.error and result.status == 200 and result.token_events >= TOKENS
 
@@ -197,12 +203,12 @@ def run(opts: Options) -> dict[str, Any]:
         f" {streams * TPS:,.0f} events/s)",
     )
     summaries = []
-    for name in ("headrace", "relay", "direct"):
+    for name, workers in CONFIGS:
         with Stack(keep_logs=opts.keep_logs) as stack:
             upstream = stack.upstream(tokens=TOKENS, tps=TPS)
             procs = {"upstream": upstream}
-            if name == "headrace":
-                server, setup = stack.headrace(upstream)
+            if name.startswith("headrace"):
+                server, setup = stack.headrace(upstream, workers=workers)
                 target = headrace_target(server, setup, "streaming")
                 procs["server"] = server
             elif name == "relay":
@@ -278,21 +284,27 @@ def run(opts: Options) -> dict[str, Any]:
     for s in summaries:
         if s["error_kinds"]:
             print(f"{s['server']} errors: {s['error_kinds']}")
-    head, rel, _ = summaries
+    by_name = {s["server"]: s for s in summaries}
+    head, rel = by_name["headrace"], by_name["relay"]
     print(
         f"headrace/relay events/s: x{ratio(head['events_per_s'], rel['events_per_s']):.2f};"
         f" stream duration p50 x{ratio(head['duration_p50_s'], rel['duration_p50_s']):.2f}"
     )
-    held_ok = (
-        head["errors"] == 0
-        and head["streams_ok"] == head["streams_started"]
-        and head["share_of_ideal"] >= 0.95
-    )
+    ours = [s for s in summaries if s["server"].startswith("headrace")]
+    complete = [s for s in ours if s["errors"] == 0 and s["streams_ok"] == s["streams_started"]]
     print(
         verdict(
-            held_ok,
-            f"{streams} streams at {TPS:g} tok/s held (zero errors, every stream complete,"
-            f" >=95% of ideal rate; got {fmt(head['share_of_ideal'] * 100, 0)}%)",
+            bool(complete) and all(s["peak_open"] >= streams for s in complete),
+            f"{streams} concurrent streams, zero errors, every stream complete (issue 3's"
+            f" target; {', '.join(s['server'] for s in complete) or 'no configuration'})",
+        )
+    )
+    best = max(ours, key=lambda s: s["share_of_ideal"])
+    print(
+        verdict(
+            best in complete and best["share_of_ideal"] >= 0.95,
+            f"and at full rate: >=95% of the ideal events/s (stricter than the issue; best"
+            f" {fmt(best['share_of_ideal'] * 100, 0)}%, {best['server']})",
         )
     )
     return {"streams": streams, "ramp_per_s": ramp, "hold_s": hold_seconds, "runs": summaries}

@@ -290,35 +290,31 @@ class OpenAICompatProvider:
         body = orjson.dumps(build_body(request))
         async with self._http.stream(
             url, body, headers, model=request.model, map_error=map_http_error
-        ) as chunks:
-            async for chunk in self._parse(chunks, request.mode == "completion"):
-                yield chunk
-
-    @staticmethod
-    async def _parse(source: AsyncIterator[bytes], completion: bool) -> AsyncIterator[LLMChunk]:
-        # Splitting bytes ourselves skips text decoding and line layers, which cost more
-        # than the JSON decoding on a busy event loop.
-        state = _StreamState(completion)
-        pending = b""
-        async for data in source:
-            if pending:
-                data = pending + data
-            cut = data.rfind(b"\n") + 1
-            pending = data[cut:]
-            for line in data[:cut].splitlines():
-                if line.startswith(b"data:"):
-                    text = state.feed(line[5:].strip())
-                    if text:
-                        yield LLMChunk(text=text)
-                    elif state.done:
-                        yield state.final()
-                        await drain(source)
-                        return
-        if pending.startswith(b"data:"):
-            text = state.feed(pending[5:].strip())
-            if text:
-                yield LLMChunk(text=text)
-        yield state.final()
+        ) as source:
+            # Parsed here rather than in a generator of its own (one layer less per event);
+            # splitting bytes ourselves skips text decoding and line layers, which cost more
+            # than the JSON decoding on a busy event loop.
+            state = _StreamState(request.mode == "completion")
+            pending = b""
+            async for data in source:
+                if pending:
+                    data = pending + data
+                cut = data.rfind(b"\n") + 1
+                pending = data[cut:]
+                for line in data[:cut].splitlines():
+                    if line.startswith(b"data:"):
+                        text = state.feed(line[5:].strip())
+                        if text:
+                            yield LLMChunk(text=text)
+                        elif state.done:
+                            yield state.final()
+                            await drain(source)
+                            return
+            if pending.startswith(b"data:"):
+                text = state.feed(pending[5:].strip())
+                if text:
+                    yield LLMChunk(text=text)
+            yield state.final()
 
     async def aclose(self) -> None:
         """Close the pooled HTTP session."""
