@@ -3,7 +3,8 @@ subscribers (the HTTP response, a blocking fold), each from any position.
 
 Every event is serialised and framed once, when pushed; subscribers get
 `(event, b"data: <json>\n\n")`. The frame is a right-sized copy: orjson's own result keeps a
-large buffer, which would cost kilobytes per streamed token.
+large buffer, which would cost kilobytes per streamed token. Text deltas, most of a run's
+events, are framed from a per-run template: only the answer is serialised.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from headrace.apps.events import Envelope, RunEvent
+from headrace.apps.events import Envelope, MessageEvent, RunEvent
 from headrace.apps.wire import to_wire
+
+#: Stands in for the answer while a run's delta template is made; JSON-escaped on its way.
+_PLACEHOLDER = "\u2060answer\u2060"
 
 
 class RunStream:
     """Append-only list of a run's events with wake-ups for waiting readers."""
 
-    __slots__ = ("_closed", "_closers", "_items", "_waiters", "envelope")
+    __slots__ = ("_closed", "_closers", "_delta_frame", "_items", "_waiters", "envelope")
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
@@ -31,6 +35,7 @@ class RunStream:
         # Readers that only want the end (a blocking response): not woken per event.
         self._closers: list[asyncio.Future[None]] = []
         self._closed = False
+        self._delta_frame: tuple[bytes, bytes] | None = None
 
     @property
     def closed(self) -> bool:
@@ -39,10 +44,23 @@ class RunStream:
 
     def push(self, event: RunEvent) -> bytes:
         """Append an event; returns its SSE frame."""
-        data = b"data: " + orjson.dumps(to_wire(self.envelope, event)) + b"\n\n"
+        if type(event) is MessageEvent and event.from_variable_selector is None:
+            data = self._delta(event.answer)
+        else:
+            data = b"data: " + orjson.dumps(to_wire(self.envelope, event)) + b"\n\n"
         self._items.append((event, data))
         self.nudge()
         return data
+
+    def _delta(self, answer: str) -> bytes:
+        """The frame of a plain text delta: the run's template around the answer's JSON,
+        byte for byte what `to_wire` gives."""
+        if self._delta_frame is None:
+            frame = orjson.dumps(to_wire(self.envelope, MessageEvent(_PLACEHOLDER)))
+            head, _, tail = frame.partition(orjson.dumps(_PLACEHOLDER))
+            self._delta_frame = (b"data: " + head, tail + b"\n\n")
+        head, tail = self._delta_frame
+        return b"".join((head, orjson.dumps(answer), tail))
 
     def close(self) -> None:
         """Mark the end of the run."""
