@@ -11,4 +11,4 @@ def create() -> FastAPI:
     """Build the app from `HEADRACE_*` environment variables."""
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)
