@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 
 import orjson
@@ -24,7 +24,7 @@ def valid_trace_id(value: str | None) -> str | None:
 
 def new_trace_id() -> str:
     """A generated trace id (32 hex characters)."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class TraceIdFilter(logging.Filter):

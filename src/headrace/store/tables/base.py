@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, String
@@ -18,8 +18,15 @@ NAMING = {
 
 
 def new_id() -> str:
-    """A fresh UUID4 string (ids are strings on both SQLite and PostgreSQL)."""
-    return str(uuid.uuid4())
+    """A fresh UUID4 string (ids are strings on both SQLite and PostgreSQL).
+
+    The same text as `str(uuid.uuid4())`, made without the `UUID` object, which took half
+    of the 2 µs; a chat turn makes five or six of these."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def utcnow() -> datetime:
