@@ -3,9 +3,10 @@ queue its indexing in the background (spec §10.2)."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.container import Container
 from headrace.errors import InvalidParamError
@@ -38,6 +39,37 @@ def _rule(dataset: Dataset, options: DocumentOptions) -> dict[str, Any]:
         raise InvalidParamError(str(exc)) from None
 
 
+def _new_batch() -> str:
+    return new_id().replace("-", "")[:20]
+
+
+async def _store_upload(
+    container: Container,
+    session: AsyncSession,
+    dataset: Dataset,
+    content: tuple[str, bytes, str, str],
+) -> str:
+    """Store a document's content (name, bytes, extension, mime type) as an upload of the
+    dataset's workspace; returns the upload's id."""
+    name, data, extension, mime_type = content
+    file_id = new_id()
+    key = f"{dataset.workspace_id}/datasets/{dataset.id}/{file_id}"
+    await LocalBlobStore(container.settings.upload_dir).put(key, data)
+    await FileRepo(session).add_upload(
+        id=file_id,
+        workspace_id=dataset.workspace_id,
+        app_id=None,
+        storage_key=key,
+        name=name,
+        size=len(data),
+        extension=extension,
+        mime_type=mime_type,
+        created_by_role="account",
+        created_by=dataset.created_by or "",
+    )
+    return file_id
+
+
 async def add_document(
     container: Container,
     dataset: Dataset,
@@ -54,22 +86,10 @@ async def add_document(
     if technique not in ("high_quality", "economy"):
         raise InvalidParamError("Indexing technique is invalid.")
     rule = _rule(dataset, options)
-    file_id = str(uuid.uuid4())
-    key = f"{dataset.workspace_id}/datasets/{dataset.id}/{file_id}"
-    await LocalBlobStore(container.settings.upload_dir).put(key, data)
-    batch = new_id().replace("-", "")[:20]
+    batch = _new_batch()
     async with container.db.session() as session:
-        await FileRepo(session).add_upload(
-            id=file_id,
-            workspace_id=dataset.workspace_id,
-            app_id=None,
-            storage_key=key,
-            name=name,
-            size=len(data),
-            extension=extension,
-            mime_type=mime_type,
-            created_by_role="account",
-            created_by=dataset.created_by or "",
+        file_id = await _store_upload(
+            container, session, dataset, (name, data, extension, mime_type)
         )
         attached = await session.merge(dataset)
         attached.indexing_technique = technique
@@ -107,26 +127,11 @@ async def replace_document(
     `content` is (name, bytes, extension, mime type), or None to re-index with new rules only.
     """
     rule = _rule(dataset, options) if options.process_rule else document.process_rule
-    batch = new_id().replace("-", "")[:20]
+    batch = _new_batch()
     upload_id = document.upload_file_id
     if content is not None:
-        name, data, extension, mime_type = content
-        upload_id = str(uuid.uuid4())
-        key = f"{dataset.workspace_id}/datasets/{dataset.id}/{upload_id}"
-        await LocalBlobStore(container.settings.upload_dir).put(key, data)
         async with container.db.session() as session:
-            await FileRepo(session).add_upload(
-                id=upload_id,
-                workspace_id=dataset.workspace_id,
-                app_id=None,
-                storage_key=key,
-                name=name,
-                size=len(data),
-                extension=extension,
-                mime_type=mime_type,
-                created_by_role="account",
-                created_by=dataset.created_by or "",
-            )
+            upload_id = await _store_upload(container, session, dataset, content)
     async with container.db.session() as session:
         attached = await session.merge(document)
         if content is not None:
