@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from headrace.store.hot_writes import Writes
+from headrace.store.pg_writes import AsyncpgWriter
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -202,17 +203,6 @@ def _as_dbapi(exc: Exception, sql: str, parameters: Any) -> Exception:
     return exc
 
 
-def _asyncpg_error(exc: Exception, sql: str, parameters: Any) -> Exception:
-    """asyncpg's errors as the SQLAlchemy exceptions every other database call raises
-    (integrity violations, SQLSTATE class 23, as IntegrityError)."""
-    sqlstate = getattr(exc, "sqlstate", None)
-    if not isinstance(sqlstate, str):
-        return exc
-    if sqlstate.startswith("23"):
-        return IntegrityError(sql, parameters, exc)
-    return DBAPIError(sql, parameters, exc)
-
-
 def _settle(settlements: list[_Settlement]) -> None:
     for future, error in settlements:
         if future.cancelled():
@@ -235,6 +225,11 @@ class Database:
         self._writer = (
             SqliteWriter(database, self.engine.dialect) if self.is_sqlite and database else None
         )
+        self._asyncpg = (
+            AsyncpgWriter(url, self.engine.dialect, schema)
+            if self.engine.dialect.driver == "asyncpg"
+            else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -256,30 +251,16 @@ class Database:
         """Run hot writes (statement, values) in one committed transaction, in order.
 
         On SQLite they run on the process's writer thread (see `SqliteWriter`); on PostgreSQL
-        on a pooled async connection.
+        with asyncpg on its own pool (`AsyncpgWriter`); on other drivers through SQLAlchemy.
         """
         if self._writer is not None:
             await self._writer.submit(writes)
             return
+        if self._asyncpg is not None:
+            await self._asyncpg.write(writes)
+            return
         async with self.engine.connect() as connection:
-            if self.engine.dialect.driver == "asyncpg":
-                driver = (await connection.get_raw_connection()).driver_connection
-                if driver is not None:
-                    await self._write_asyncpg(driver, writes)
-                    return
             await self._write_core(connection, writes)
-
-    async def _write_asyncpg(self, driver: Any, writes: Writes) -> None:
-        """Straight on asyncpg: SQLAlchemy's execution layer cost more than the statements."""
-        sql, parameters = "", ()
-        try:
-            async with driver.transaction():
-                for write, values in writes:
-                    statement = write.compiled(self.engine.dialect)
-                    sql, parameters = statement.sql, statement.parameters(values)
-                    await driver.execute(sql, *parameters)
-        except Exception as exc:
-            raise _asyncpg_error(exc, sql, parameters) from exc
 
     @staticmethod
     async def _write_core(connection: AsyncConnection, writes: Writes) -> None:
@@ -302,6 +283,8 @@ class Database:
         """Dispose of pooled connections."""
         if self._writer is not None:
             await asyncio.to_thread(self._writer.close)
+        if self._asyncpg is not None:
+            await self._asyncpg.aclose()
         await self.engine.dispose()
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy import Table, Update, bindparam, case, update
 
 from headrace.store.hot_writes import HotWrite, Writes, full_row, insert_row
 from headrace.store.tables import Conversation, Message, MessageFile
@@ -50,6 +50,19 @@ _COUNT_TURN = HotWrite(
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
     .values(dialogue_count=CONVERSATIONS.c.dialogue_count + 1, updated_at=bindparam("updated_at"))
+)
+#: The turn counted and, in the same statement, the name given if the conversation has none.
+_COUNT_TURN_NAMING = HotWrite(
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(
+        dialogue_count=CONVERSATIONS.c.dialogue_count + 1,
+        name=case(
+            (CONVERSATIONS.c.name == "", bindparam("name", type_=CONVERSATIONS.c.name.type)),
+            else_=CONVERSATIONS.c.name,
+        ),
+        updated_at=bindparam("updated_at"),
+    )
 )
 _NAME_IF_UNNAMED = HotWrite(
     update(CONVERSATIONS)
@@ -110,9 +123,11 @@ def outcome_writes(
         (_RECORD_OUTCOME, {**outcome, "message_id": message_id, "updated_at": now})
     ]
     if conversation_id:
-        writes.append((_COUNT_TURN, {"conversation_id": conversation_id, "updated_at": now}))
-        if name is not None:
-            writes.extend(name_writes(conversation_id, name))
+        counted = {"conversation_id": conversation_id, "updated_at": now}
+        if name is None:
+            writes.append((_COUNT_TURN, counted))
+        else:
+            writes.append((_COUNT_TURN_NAMING, {**counted, "name": name}))
     return writes
 
 
