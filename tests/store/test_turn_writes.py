@@ -10,9 +10,11 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from headrace.container import Container
+from headrace.store.db import Database
 from headrace.store.hot_writes import full_row, fusable, fused_postgres, insert_row
 from headrace.store.pg_writes import APPLICATION_NAME
 from headrace.store.repos.apps import AppRepo
@@ -144,3 +146,18 @@ async def test_writes_go_on_after_their_connections_were_killed(container: Conta
     after = _workspace_row("after-kill")
     await container.db.write([(INSERT_WORKSPACE, after)])
     assert await _count(container, Workspace, id=after["id"]) == 1
+
+
+async def test_sqlalchemy_url_options_do_not_reach_asyncpg(container: Container) -> None:
+    """A URL option SQLAlchemy's dialect consumes works for the hot writes too (asyncpg would
+    have sent it to the server as a setting, and the connection would fail)."""
+    if container.db.is_sqlite:
+        pytest.skip("PostgreSQL only: the option belongs to SQLAlchemy's asyncpg dialect")
+    url = make_url(container.db.url).update_query_dict({"prepared_statement_cache_size": "50"})
+    db = Database(url.render_as_string(hide_password=False), schema=container.db.schema)
+    try:
+        row = _workspace_row("through-options")
+        await db.write([(INSERT_WORKSPACE, row)])
+    finally:
+        await db.aclose()
+    assert await _count(container, Workspace, id=row["id"]) == 1

@@ -23,6 +23,9 @@ from headrace.store.hot_writes import Writes, fusable, fused_postgres
 
 #: Connections the hot writes may hold at once (each holds one for a round trip or two).
 POOL_SIZE = 20
+#: URL query keys SQLAlchemy's asyncpg dialect consumes itself (asyncpg would take any other
+#: unknown key for a server setting).
+SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
 #: How the pool's connections show in `pg_stat_activity`.
 APPLICATION_NAME = "headrace-hot-writes"
 
@@ -45,7 +48,8 @@ class AsyncpgWriter:
     """Runs hot writes on a lazily opened asyncpg pool (bound to the loop of its first use)."""
 
     def __init__(self, url: str, dialect: Dialect, schema: str | None = None) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+        plain = make_url(url).set(drivername="postgresql").difference_update_query(SQLALCHEMY_ONLY)
+        self._dsn = plain.render_as_string(hide_password=False)
         self._dialect = dialect
         self._settings = {"application_name": APPLICATION_NAME}
         if schema:
