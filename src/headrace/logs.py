@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
 from contextvars import ContextVar
 
 import orjson
+
+from headrace.ids import new_hex_id
 
 trace_id_var: ContextVar[str | None] = ContextVar("trace_id", default=None)
 _VALID_TRACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -24,7 +25,7 @@ def valid_trace_id(value: str | None) -> str | None:
 
 def new_trace_id() -> str:
     """A generated trace id (32 hex characters)."""
-    return os.urandom(16).hex()
+    return new_hex_id()
 
 
 class TraceIdFilter(logging.Filter):

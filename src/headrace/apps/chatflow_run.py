@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +25,7 @@ from headrace.container import Container
 from headrace.coord.base import StopFlag
 from headrace.coord.locks import held
 from headrace.errors import DomainError, InternalServerError, InvalidParamError
+from headrace.ids import new_id
 from headrace.store.repos.conversation_variables import ConversationVariableRepo
 from headrace.store.repos.conversations import MessageRepo
 from headrace.store.tables import App, EndUser, Workflow
@@ -83,7 +83,7 @@ class ConversationHistory:
         """The newest `limit` turns, oldest first."""
         async with self.container.db.session() as session:
             rows = await MessageRepo(session).history(self.conversation_id, limit)
-        return [HistoryTurn(r.query, r.answer) for r in rows]
+        return [HistoryTurn(query, answer) for query, answer in rows]
 
 
 @dataclass(slots=True)
@@ -119,7 +119,7 @@ class ChatflowService:
         except GraphError as exc:
             raise InvalidParamError(str(exc)) from None
         pipeline = MessagePipeline(self.c, app, end_user)
-        conversation = await pipeline.existing_conversation(cmd.conversation_id)
+        conversation, _ = await pipeline.existing_conversation(cmd.conversation_id)
         variables = start_variables(graph.nodes[graph.root].data.get("variables") or [])
         async with self.c.db.session() as session:
             if conversation is not None:
@@ -135,7 +135,7 @@ class ChatflowService:
                 conversation, cmd.query, values, cmd.files, ("", ""), opening
             )
             await opened.written
-            run_id = str(uuid.uuid4())
+            run_id = new_id()
             dialogue = (conversation.dialogue_count if conversation is not None else 0) + 1
             system = {
                 "query": cmd.query,

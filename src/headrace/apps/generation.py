@@ -25,7 +25,7 @@ from headrace.apps.message_run import TurnOutcome, run_turn
 from headrace.apps.models import BoundModel
 from headrace.apps.naming import fallback_title
 from headrace.apps.pipeline import MessagePipeline, OpenedTurn, owner_key
-from headrace.apps.prompt import build_prompt
+from headrace.apps.prompt import HISTORY_MAX_TURNS, build_prompt
 from headrace.apps.run_stream import RunStream
 from headrace.container import Container
 from headrace.coord.base import StopFlag
@@ -96,7 +96,9 @@ class MessageService:
         config = config_of(app)
         inputs = validate_inputs(config.inputs, cmd.inputs)
         pipeline = MessagePipeline(self.c, app, end_user)
-        conversation = await pipeline.existing_conversation(cmd.conversation_id)
+        conversation, history = await pipeline.existing_conversation(
+            cmd.conversation_id, HISTORY_MAX_TURNS
+        )
         images: list[Any] = []
         if cmd.files:
             async with self.c.db.session() as session:
@@ -116,7 +118,6 @@ class MessageService:
                 (config.model.provider, config.model.name),
                 config.opening_statement,
             )
-            history = turn.history if app.mode != "completion" else []
             request = _request(config, app.mode, turn.inputs, cmd.query, history, images, knowledge)
             stop = await self.c.runs.register(turn.envelope.task_id, owner_key(end_user.id))
         except BaseException:

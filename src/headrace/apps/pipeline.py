@@ -53,11 +53,10 @@ def require_query(query: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OpenedTurn:
-    """A turn whose rows are being written: its envelope, the conversation's earlier turns,
-    its inputs, and `written`, which settles once the rows are committed."""
+    """A turn whose rows are being written: its envelope, its inputs, and `written`, which
+    settles once the rows are committed."""
 
     envelope: Envelope
-    history: list[Turn]
     inputs: dict[str, Any]
     new_conversation: bool
     written: asyncio.Future[None]
@@ -71,19 +70,25 @@ class MessagePipeline:
         self.app = app
         self.end_user = end_user
 
-    async def existing_conversation(self, conversation_id: str | None) -> Conversation | None:
-        """The conversation to continue, checked for visibility and status."""
+    async def existing_conversation(
+        self, conversation_id: str | None, history_limit: int = 0
+    ) -> tuple[Conversation | None, list[Turn]]:
+        """The conversation to continue, checked for visibility and status, and (up to
+        `history_limit`) its newest finished turns, oldest first, read in the same session."""
         if not conversation_id or self.app.mode == "completion":
-            return None
+            return None, []
         async with self.c.db.session() as session:
             row = await ConversationRepo(session).get_visible(
                 self.app.id, self.end_user.id, conversation_id
             )
-        if row is None:
-            raise ConversationNotExistsError()
-        if row.status != "normal":
-            raise ConversationCompletedError()
-        return row
+            if row is None:
+                raise ConversationNotExistsError()
+            if row.status != "normal":
+                raise ConversationCompletedError()
+            turns = []
+            if history_limit > 0:
+                turns = await MessageRepo(session).history(conversation_id, history_limit)
+        return row, [Turn(query, answer) for query, answer in turns]
 
     async def acquire_slot(self) -> str:
         """Take a concurrency slot; returns the request id that holds it."""
@@ -116,7 +121,6 @@ class MessagePipeline:
         caller awaits `written` before anything relies on the rows."""
         app = self.app
         chat = app.mode != "completion"
-        history: list[Turn] = []
         new_fields: dict[str, Any] | None = None
         if chat and conversation is None:
             new_fields = {
@@ -128,9 +132,6 @@ class MessagePipeline:
             }
         elif conversation is not None:
             inputs = dict(conversation.inputs)
-            async with self.c.db.session() as session:
-                turns = await MessageRepo(session).history(conversation.id)
-            history = [Turn(m.query, m.answer) for m in turns]
         task_id = new_id()
         fields = {
             "app_id": app.id,
@@ -156,7 +157,7 @@ class MessagePipeline:
             conversation_id=conversation_id,
             created_at=created_at,
         )
-        return OpenedTurn(envelope, history, inputs, new_fields is not None, written)
+        return OpenedTurn(envelope, inputs, new_fields is not None, written)
 
     async def record(self, env: Envelope, outcome: TurnOutcome, name: str | None = None) -> None:
         """Store the outcome of a turn on its message and count it on the conversation; `name`

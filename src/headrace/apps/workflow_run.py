@@ -27,6 +27,7 @@ from headrace.errors import (
     WorkflowIdFormatError,
     WorkflowNotFoundError,
 )
+from headrace.ids import new_id
 from headrace.store.repos.workflows import DRAFT, WorkflowRepo
 from headrace.store.tables import App, EndUser, Workflow
 from headrace.workflow.engine import GraphEngine
@@ -104,7 +105,7 @@ class WorkflowService:
             values = await run_inputs(session, self.c.settings, app, variables, inputs)
             files_value = await sys_files(session, self.c.settings, app, files)
         env, secrets = open_values(workflow.environment_variables, self.c.cipher)
-        run_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
+        run_id, task_id = new_id(), new_id()
         system = {
             "files": files_value,
             "user_id": end_user.session_id,

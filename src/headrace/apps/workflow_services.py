@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -12,6 +11,7 @@ from headrace.apps.file_objects import file_object
 from headrace.apps.knowledge_context import RouterModel, retrieve_many
 from headrace.apps.models import BoundModel, ModelGateway
 from headrace.container import Container
+from headrace.ids import new_id
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
@@ -67,7 +67,7 @@ class WorkspaceFiles:
 
     async def save(self, data: bytes, filename: str, mime_type: str) -> dict[str, Any]:
         """Keep produced bytes as an upload of the app; returns its file object."""
-        file_id = str(uuid.uuid4())
+        file_id = new_id()
         key = f"{self.workspace_id}/generated/{file_id}"
         await LocalBlobStore(self.container.settings.upload_dir).put(key, data)
         extension = PurePosixPath(filename).suffix.lstrip(".").lower()

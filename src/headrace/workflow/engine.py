@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from headrace.errors import DomainError
+from headrace.ids import new_id
 from headrace.workflow import records
 from headrace.workflow.events import EngineEvent, GraphEvent, RunResult, TextChunkEvent
 from headrace.workflow.graph import Edge, Graph
@@ -267,7 +267,7 @@ class GraphEngine:
         max_steps = ctx.services.limits.max_steps
         if index > max_steps:
             raise RunAborted(f"Max steps {max_steps} reached.")
-        exec_id = str(uuid.uuid4())
+        exec_id = new_id()
         created = records.now()
         started = time.perf_counter()
         if node.emits_node_events:

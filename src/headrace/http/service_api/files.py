@@ -19,6 +19,7 @@ from headrace.errors import (
     TooManyFilesError,
 )
 from headrace.http.deps import app_from_key, container_of, end_user_for, user_arg
+from headrace.ids import new_id
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
@@ -60,7 +61,7 @@ async def upload_file(request: Request, app: Annotated[App, Depends(app_from_key
     data = await _read_bounded(
         part, size_limit_bytes(settings, checked.extension), checked.extension, request
     )
-    file_id = str(uuid.uuid4())
+    file_id = new_id()
     key = f"{app.workspace_id}/{file_id}"
     await LocalBlobStore(settings.upload_dir).put(key, data)
     async with container.db.session() as session:

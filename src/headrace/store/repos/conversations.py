@@ -90,16 +90,19 @@ class MessageRepo:
             )
         )
 
-    async def history(self, conversation_id: str, limit: int = 50) -> list[Message]:
-        """The newest finished turns of a conversation, oldest first."""
-        rows = await self.session.scalars(
-            select(Message)
+    async def history(self, conversation_id: str, limit: int = 50) -> list[tuple[str, str]]:
+        """(query, answer) of the newest finished turns of a conversation, oldest first.
+
+        Two columns rather than whole rows: loading message objects cost a continued turn
+        more than the rest of its reads and writes together."""
+        rows = await self.session.execute(
+            select(Message.query, Message.answer)
             .where(Message.conversation_id == conversation_id, Message.status == "normal")
             .where(Message.answer != "")
             .order_by(Message.created_at.desc())
             .limit(limit)
         )
-        return list(reversed(list(rows)))
+        return [(query, answer) for query, answer in reversed(rows.all())]
 
     async def first_of(self, conversation_id: str) -> Message | None:
         """The first message of a conversation."""
