@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from headrace.knowledge.vectorstores import EmbeddedVectorStore, VectorItem
+from headrace.knowledge.vectorstores import EmbeddedVectorStore, VectorItem, embedded_sql
 from headrace.knowledge.vectorstores.ann import file_digest
 from headrace.knowledge.vectorstores.embedded_sql import to_bytes
 from headrace.store.db import Database
@@ -227,6 +228,43 @@ async def test_concurrent_writes_and_searches_stay_consistent(db: Database, tmp_
     async with db.sessions() as session:
         size = await session.scalar(select(VectorCollection.size))
     assert size == 400
+    await store.aclose()
+
+
+async def test_a_state_read_overtaken_by_a_write_is_not_cached(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search's state read that a write of this process overtakes must not be cached: it
+    would hide the write from this process's searches for `state_ttl` (a search right after
+    `upsert` returned missed the new vectors, now and then)."""
+    data = vectors(20)
+    store = EmbeddedVectorStore(db, tmp_path / "ann", exact_threshold=0, state_ttl=60)
+    await store.upsert("c", items(data[:10]))
+    await store.search("c", data[0].tolist(), 1)
+    read_done, release = asyncio.Event(), asyncio.Event()
+    real_read_state = embedded_sql.read_state
+
+    async def held_read_state(session: Any, collection: str) -> Any:
+        state = await real_read_state(session, collection)
+        read_done.set()
+        await release.wait()  # the write below commits and returns meanwhile
+        return state
+
+    store._states.clear()
+    monkeypatch.setattr(embedded_sql, "read_state", held_read_state)
+    searching = asyncio.ensure_future(store._state("c"))
+    await read_done.wait()
+    monkeypatch.setattr(embedded_sql, "read_state", real_read_state)
+    await store.upsert("c", items(data[10:], start=10))
+    release.set()
+    stale = await searching
+    assert stale is not None and stale.version == 1
+    # Not kept: the next search reads the state again and sees the write (version 2).
+    cached = store._states.get("c")
+    assert cached is None or (cached[1] is not None and cached[1].version == 2)
+    fresh = await store._state("c")
+    assert fresh is not None and fresh.version == 2
+    assert (await ann_ids(store, data[19], 1)) == ["v19"]
     await store.aclose()
 
 

@@ -86,6 +86,7 @@ class EmbeddedVectorStore:
         self.state_ttl = state_ttl
         self.payload_cache = payload_cache
         self._states: dict[str, tuple[float, sql.CollectionState | None]] = {}
+        self._writes: dict[str, int] = {}  # writes of this process per collection
         self._indexes: dict[str, AnnIndex] = {}
         self._unsaved: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -116,7 +117,7 @@ class EmbeddedVectorStore:
             except exc.IntegrityError:  # another writer created the collection first
                 if attempt == 2:
                     raise
-        self._states.pop(collection, None)
+        self._forget_state(collection)
         await self._apply(collection, state, keys, vectors, [])
 
     async def _write(
@@ -158,7 +159,7 @@ class EmbeddedVectorStore:
                 return
             if state.version - state.pruned_version > 2 * self.tombstone_horizon:
                 await sql.prune_tombstones(session, collection, state, self.tombstone_horizon)
-        self._states.pop(collection, None)
+        self._forget_state(collection)
         await self._apply(collection, state, [], None, keys)
 
     async def _apply(
@@ -191,7 +192,7 @@ class EmbeddedVectorStore:
         async with self._lock(collection):
             async with self.db.session() as session:
                 await sql.drop_collection(session, collection)
-            self._states.pop(collection, None)
+            self._forget_state(collection)
             self._indexes.pop(collection, None)
             self._unsaved.pop(collection, None)
             await asyncio.to_thread(AnnIndex.remove_files, self.index_dir, collection)
@@ -224,10 +225,20 @@ class EmbeddedVectorStore:
         cached = self._states.get(collection)
         if cached is not None and cached[0] > now:
             return cached[1]
+        generation = self._writes.get(collection, 0)
         async with self.db.sessions() as session:
             state = await sql.read_state(session, collection)
-        self._states[collection] = (now + self.state_ttl, state)
+        # A write of this process that finished meanwhile may be newer than what was read:
+        # caching it would hide that write from this process's searches for `state_ttl`.
+        if self._writes.get(collection, 0) == generation:
+            self._states[collection] = (now + self.state_ttl, state)
         return state
+
+    def _forget_state(self, collection: str) -> None:
+        """After a write of this process: drop the cached state, and keep any read under way
+        from caching the state it read before."""
+        self._writes[collection] = self._writes.get(collection, 0) + 1
+        self._states.pop(collection, None)
 
     async def _search_ann(
         self,
