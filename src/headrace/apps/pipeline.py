@@ -23,9 +23,13 @@ from headrace.errors import (
     InvalidParamError,
     TooManyRequestsError,
 )
-from headrace.store.repos.conversations import ConversationRepo, MessageRepo
-from headrace.store.repos.turns import name_writes, open_turn_writes, outcome_writes
-from headrace.store.tables import App, Conversation, EndUser
+from headrace.store.repos.turns import (
+    continued_conversation_reads,
+    name_writes,
+    open_turn_writes,
+    outcome_writes,
+)
+from headrace.store.tables import App, EndUser
 from headrace.store.tables.base import new_id
 
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
@@ -62,6 +66,15 @@ class OpenedTurn:
     written: asyncio.Future[None]
 
 
+@dataclass(frozen=True, slots=True)
+class ContinuedConversation:
+    """What a turn needs of the conversation it continues."""
+
+    id: str
+    inputs: dict[str, Any]
+    dialogue_count: int
+
+
 class MessagePipeline:
     """Opens, records and closes turns of one app for one end user."""
 
@@ -72,23 +85,22 @@ class MessagePipeline:
 
     async def existing_conversation(
         self, conversation_id: str | None, history_limit: int = 0
-    ) -> tuple[Conversation | None, list[Turn]]:
+    ) -> tuple[ContinuedConversation | None, list[Turn]]:
         """The conversation to continue, checked for visibility and status, and (up to
-        `history_limit`) its newest finished turns, oldest first, read in the same session."""
+        `history_limit`) its newest finished turns, oldest first."""
         if not conversation_id or self.app.mode == "completion":
             return None, []
-        async with self.c.db.session() as session:
-            row = await ConversationRepo(session).get_visible(
-                self.app.id, self.end_user.id, conversation_id
-            )
-            if row is None:
-                raise ConversationNotExistsError()
-            if row.status != "normal":
-                raise ConversationCompletedError()
-            turns = []
-            if history_limit > 0:
-                turns = await MessageRepo(session).history(conversation_id, history_limit)
-        return row, [Turn(query, answer) for query, answer in turns]
+        reads = continued_conversation_reads(
+            conversation_id, self.app.id, self.end_user.id, history_limit
+        )
+        found, *history = await self.c.db.read(reads)
+        if not found:
+            raise ConversationNotExistsError()
+        row_id, inputs, status, dialogue_count = found[0]
+        if status != "normal":
+            raise ConversationCompletedError()
+        turns = [Turn(query, answer) for query, answer in reversed(history[0])] if history else []
+        return ContinuedConversation(row_id, dict(inputs or {}), dialogue_count), turns
 
     async def acquire_slot(self) -> str:
         """Take a concurrency slot; returns the request id that holds it."""
@@ -110,7 +122,7 @@ class MessagePipeline:
 
     async def open_turn(
         self,
-        conversation: Conversation | None,
+        conversation: ContinuedConversation | None,
         query: str,
         inputs: dict[str, Any],
         files: list[dict[str, Any]],

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from headrace.store.hot_reads import Reads, Rows, read_sqlite
 from headrace.store.hot_writes import Writes
-from headrace.store.pg_writes import AsyncpgWriter
+from headrace.store.pg_writes import AsyncpgHotPool
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -239,8 +240,9 @@ class Database:
         self._writer = (
             SqliteWriter(database, self.engine.dialect) if self.is_sqlite and database else None
         )
+        self._reader: sqlite3.Connection | None = None
         self._asyncpg = (
-            AsyncpgWriter(url, self.engine.dialect, schema)
+            AsyncpgHotPool(url, self.engine.dialect, schema)
             if self.engine.dialect.driver == "asyncpg"
             else None
         )
@@ -265,7 +267,7 @@ class Database:
         """Run hot writes (statement, values) in one committed transaction, in order.
 
         On SQLite they run on the process's writer thread (see `SqliteWriter`); on PostgreSQL
-        with asyncpg on its own pool (`AsyncpgWriter`); on other drivers through SQLAlchemy.
+        with asyncpg on its own pool (`AsyncpgHotPool`); on other drivers through SQLAlchemy.
         """
         if self._writer is not None:
             await self._writer.submit(writes)
@@ -275,6 +277,30 @@ class Database:
             return
         async with self.engine.connect() as connection:
             await self._write_core(connection, writes)
+
+    async def read(self, reads: Reads) -> list[Rows]:
+        """Run hot reads (statement, values); one list of row tuples per read.
+
+        On SQLite they run right here on a read-only connection of their own: a lookup by key
+        takes microseconds from the page cache, less than handing it to a thread and waiting
+        for the GIL to come back. On PostgreSQL they go on the hot-write pool.
+        """
+        if self.is_sqlite and self._writer is not None:
+            if self._reader is None:
+                self._reader = sqlite3.connect(
+                    self._writer.path, isolation_level=None, check_same_thread=False
+                )
+                _tune_sqlite(self._reader, None)
+                self._reader.execute("PRAGMA query_only=ON")
+            return read_sqlite(self._reader, self.engine.dialect, reads)
+        if self._asyncpg is not None:
+            return await self._asyncpg.read(reads)
+        out = []
+        async with self.engine.connect() as connection:
+            for read, values in reads:
+                result = await connection.execute(read.statement, dict(values))
+                out.append([tuple(row) for row in result])
+        return out
 
     @staticmethod
     async def _write_core(connection: AsyncConnection, writes: Writes) -> None:
@@ -297,6 +323,9 @@ class Database:
         """Dispose of pooled connections."""
         if self._writer is not None:
             await asyncio.to_thread(self._writer.close)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._asyncpg is not None:
             await self._asyncpg.aclose()
         await self.engine.dispose()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Select, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -60,7 +60,7 @@ class HotWrite:
         """The statement compiled for `dialect` (cached)."""
         found = self._compiled.get(dialect.name)
         if found is None:
-            found = self._compiled[dialect.name] = _compile(self.statement, dialect)
+            found = self._compiled[dialect.name] = compile_statement(self.statement, dialect)
         return found
 
 
@@ -111,7 +111,9 @@ def fused_postgres(writes: Writes, dialect: Dialect) -> tuple[str, list[Any]]:
     return sql, parameters
 
 
-def _compile(statement: UpdateBase, dialect: Dialect) -> CompiledWrite:
+def compile_statement(statement: UpdateBase | Select[Any], dialect: Dialect) -> CompiledWrite:
+    """SQL and parameter handling of a statement whose parameters are all named binds (or
+    literals) for `dialect` (hot reads use it too)."""
     compiled = statement.compile(dialect=dialect)
     if not compiled.positiontup:
         raise ValueError("hot writes need a positional-parameter dialect")

@@ -1,4 +1,4 @@
-"""PostgreSQL's hot writes: straight on a small asyncpg pool of their own.
+"""PostgreSQL's hot writes (and reads): straight on a small asyncpg pool of their own.
 
 Through SQLAlchemy's pool, each write paid for its checkout machinery and a pre-ping, which
 the asyncpg adapter makes three round trips (BEGIN, `;`, ROLLBACK), before a statement ran;
@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from headrace.store.hot_reads import Reads, Rows
 from headrace.store.hot_writes import Writes, fusable, fused_postgres
 
 #: Connections the hot writes may hold at once (each holds one for a round trip or two).
@@ -44,8 +45,9 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
     asyncpg itself), so a released connection needs no reset query."""
 
 
-class AsyncpgWriter:
-    """Runs hot writes on a lazily opened asyncpg pool (bound to the loop of its first use)."""
+class AsyncpgHotPool:
+    """Runs hot writes and reads on a lazily opened asyncpg pool (bound to the loop of its
+    first use)."""
 
     def __init__(self, url: str, dialect: Dialect, schema: str | None = None) -> None:
         plain = make_url(url).set(drivername="postgresql").difference_update_query(SQLALCHEMY_ONLY)
@@ -91,6 +93,18 @@ class AsyncpgWriter:
                         await connection.execute(sql, *parameters)
         except Exception as exc:
             raise _as_sqlalchemy_error(exc, sql, parameters) from exc
+
+    async def read(self, reads: Reads) -> list[Rows]:
+        """Run the reads on one connection, outside any transaction."""
+        pool = await self._get_pool()
+        out = []
+        async with pool.acquire() as connection:
+            for read, values in reads:
+                compiled = read.compiled(self._dialect)
+                statement = compiled.statement
+                raw = await connection.fetch(statement.sql, *statement.parameters(values))
+                out.append(compiled.rows(raw))
+        return out
 
     async def aclose(self) -> None:
         """Close the pool's connections."""

@@ -1,8 +1,10 @@
-"""The writes of a message turn, as hot writes for `Database.write`.
+"""The reads and writes of a message turn, as hot reads and writes for `Database.read` and
+`Database.write`.
 
-A turn writes twice or three times: its rows when it opens, its outcome when it ends, and the
-name of a new conversation when a model titles it. Each is one short transaction on the path of
-every chat, so each is a list of precompiled statements (`hot_writes`).
+A continued turn first reads its conversation and history. A turn writes twice or three times:
+its rows when it opens, its outcome when it ends, and the name of a new conversation when a
+model titles it. Each is on the path of every chat, so each is a list of precompiled
+statements (`hot_reads`, `hot_writes`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, case, update
+from sqlalchemy import Integer, Table, Update, bindparam, case, select, update
 
+from headrace.store.hot_reads import HotRead, Reads
 from headrace.store.hot_writes import HotWrite, Writes, full_row, insert_row
 from headrace.store.tables import Conversation, Message, MessageFile
 from headrace.store.tables.base import new_id, utcnow
@@ -69,6 +72,45 @@ _NAME_IF_UNNAMED = HotWrite(
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"), CONVERSATIONS.c.name == "")
     .values(name=bindparam("name"), updated_at=bindparam("updated_at"))
 )
+
+
+_VISIBLE_CONVERSATION = HotRead(
+    select(
+        CONVERSATIONS.c.id,
+        CONVERSATIONS.c.inputs,
+        CONVERSATIONS.c.status,
+        CONVERSATIONS.c.dialogue_count,
+    ).where(
+        CONVERSATIONS.c.id == bindparam("conversation_id"),
+        CONVERSATIONS.c.app_id == bindparam("app_id"),
+        CONVERSATIONS.c.end_user_id == bindparam("end_user_id"),
+        CONVERSATIONS.c.from_source == "api",
+        CONVERSATIONS.c.is_deleted.is_(False),
+    )
+)
+_NEWEST_TURNS = HotRead(
+    select(MESSAGES.c.query, MESSAGES.c.answer)
+    .where(
+        MESSAGES.c.conversation_id == bindparam("conversation_id"),
+        MESSAGES.c.status == "normal",
+        MESSAGES.c.answer != "",
+    )
+    .order_by(MESSAGES.c.created_at.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def continued_conversation_reads(
+    conversation_id: str, app_id: str, end_user_id: str, history_limit: int
+) -> Reads:
+    """The conversation `(id, inputs, status, dialogue_count)` if this end user of this app
+    may see it, then (when `history_limit` > 0) the `(query, answer)` of its newest finished
+    turns, newest first."""
+    owner = {"conversation_id": conversation_id, "app_id": app_id, "end_user_id": end_user_id}
+    reads: list[tuple[HotRead, dict[str, Any]]] = [(_VISIBLE_CONVERSATION, owner)]
+    if history_limit > 0:
+        reads.append((_NEWEST_TURNS, {"conversation_id": conversation_id, "limit": history_limit}))
+    return reads
 
 
 def finish_message(message_id: str, **fields: Any) -> Update:
