@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from headrace.container import Container
 from headrace.store.db import Database
 from headrace.store.hot_writes import full_row, fusable, fused_postgres, insert_row
-from headrace.store.pg_writes import APPLICATION_NAME
+from headrace.store.pg_hot import APPLICATION_NAME
 from headrace.store.repos.apps import AppRepo
 from headrace.store.repos.end_users import EndUserRepo
 from headrace.store.repos.turns import open_turn_writes, outcome_writes

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 from headrace.store.hot_reads import Reads, Rows, read_sqlite
 from headrace.store.hot_writes import Writes
-from headrace.store.pg_writes import AsyncpgHotPool
+from headrace.store.pg_hot import AsyncpgHotPool
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -6,7 +6,7 @@ transaction: ~460 µs through an ORM session, ~300 µs through a Core connection
 same SQL on the sqlite3 cursor. So the few statements on that path are compiled once (SQL text,
 parameter order and SQLAlchemy's own bind processors, so JSON and timestamps are stored exactly
 as the ORM stores them) and executed without SQLAlchemy's execution layer: on SQLite's writer
-thread, or on PostgreSQL with asyncpg (`pg_writes`), where the writes of one transaction run as
+thread, or on PostgreSQL with asyncpg (`pg_hot`), where the writes of one transaction run as
 one statement when they can (`fused_postgres`).
 """
 
