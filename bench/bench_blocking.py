@@ -5,8 +5,10 @@
 after a warm-up; the upstream answers 8 tokens at once. Each configuration runs on its own,
 started fresh: the minimal relay (same upstream call, no persistence) with 1 and 2 workers,
 Headrace on SQLite (the default) with 1 and 2 workers, Headrace with the default
-`auto_generate_name` (a second upstream call per new conversation, for its title), and, with
-`--pg`, Headrace on a fresh PostgreSQL database with 1 and 2 workers.
+`auto_generate_name` (a second upstream call per new conversation, for its title), Headrace
+with each connection continuing its conversation for 10 turns ("continued": the conversation
+and its history are read first, and the prompt grows), and, with `--pg`, Headrace on a fresh
+PostgreSQL database with 1 and 2 workers and continued.
 Reported: req/s, latency percentiles, errors, and the server's CPU milliseconds per request.
 """
 
@@ -35,6 +37,8 @@ from bench.load import closed_loop
 from bench.procs import Proc, Stack
 
 TARGET_RPS = 1000.0
+#: Turns per conversation in the "continued" configurations (the others open one per chat).
+CONTINUED_TURNS = 10
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Config:
     workers: int = 1
     database: str = "sqlite"
     auto_name: bool = False
+    turns: int = 1
 
 
 @contextlib.contextmanager
@@ -109,11 +114,18 @@ def run(opts: Options) -> dict[str, Any]:
         Config("relay 2 workers", "relay", workers=2),
         Config("headrace sqlite 2 workers", "headrace", workers=2),
         Config("headrace sqlite auto-name", "headrace", auto_name=True),
+        Config("headrace sqlite continued", "headrace", turns=CONTINUED_TURNS),
     ]
     if opts.pg_url:
         configs += [
             Config("headrace postgres", "headrace", database="postgres"),
             Config("headrace postgres 2 workers", "headrace", workers=2, database="postgres"),
+            Config(
+                "headrace postgres continued",
+                "headrace",
+                database="postgres",
+                turns=CONTINUED_TURNS,
+            ),
         ]
     banner(
         "5. blocking chat requests/s (persistence on)",
@@ -138,7 +150,9 @@ def run(opts: Options) -> dict[str, Any]:
                         upstream, workers=config.workers, database_url=url, name=_slug(config)
                     )
                     scope.callback(server.stop)
-                    target = headrace_target(server, setup, "blocking", auto_name=config.auto_name)
+                    target = headrace_target(
+                        server, setup, "blocking", auto_name=config.auto_name, turns=config.turns
+                    )
                 out[config.name] = _measure(server, upstream, target, conc, duration, warmup)
                 out[config.name]["workers"] = config.workers
     base = out["relay"]["req_per_s"]

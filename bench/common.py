@@ -51,6 +51,9 @@ class Target:
     body: bytes
     token_marker: bytes
     end_marker: bytes
+    #: Turns per conversation: 1 opens a new conversation with every request; more continue
+    #: the conversation of the previous answer (blocking chats) until that many turns.
+    turns: int = 1
 
     def completed(self, last_event: bytes) -> bool:
         return self.end_marker in last_event
@@ -70,7 +73,13 @@ def chat_body(mode: str, *, query: str = "Tell me about rivers.", auto_name: boo
 
 
 def headrace_target(
-    proc: Proc, setup: HeadraceSetup, mode: str, *, auto_name: bool = False, name: str = ""
+    proc: Proc,
+    setup: HeadraceSetup,
+    mode: str,
+    *,
+    auto_name: bool = False,
+    name: str = "",
+    turns: int = 1,
 ) -> Target:
     return Target(
         name or proc.name,
@@ -80,6 +89,7 @@ def headrace_target(
         chat_body(mode, auto_name=auto_name),
         HEADRACE_TOKEN,
         HEADRACE_END if mode == "streaming" else b"",
+        turns,
     )
 
 

@@ -53,12 +53,18 @@ def describe_failure(result: Result) -> str:
 
 
 async def one(
-    conn: Connection, target: Target, *, sse: bool, collect: bool = False, timeout: float = 120
+    conn: Connection,
+    target: Target,
+    *,
+    sse: bool,
+    collect: bool = False,
+    timeout: float = 120,
+    body: bytes | None = None,
 ) -> Result:
     return await conn.request(
         "POST",
         target.path,
-        target.body,
+        target.body if body is None else body,
         target.headers,
         sse=sse,
         token_marker=target.token_marker,
@@ -86,6 +92,29 @@ async def sequential(
         for conn in conns.values():
             conn.close()
     return out
+
+
+class Conversation:
+    """One connection's conversation: the body of its next request (continuing the previous
+    answer's conversation while `target.turns` allows), fed with each result."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.fields = orjson.loads(target.body)
+        self.conversation_id: str | None = None
+        self.turn = 0
+
+    def body(self) -> bytes | None:
+        if self.conversation_id is None:
+            return None
+        return orjson.dumps({**self.fields, "conversation_id": self.conversation_id})
+
+    def answered(self, result: Result) -> None:
+        self.turn += 1
+        if self.target.turns <= 1 or self.turn % self.target.turns == 0 or result.status != 200:
+            self.conversation_id = None
+        elif self.conversation_id is None and result.body:
+            self.conversation_id = orjson.loads(result.body).get("conversation_id")
 
 
 @dataclass
@@ -130,11 +159,15 @@ async def closed_loop(
 
     async def worker() -> None:
         conn = Connection(HOST, target.port)
+        conversation = Conversation(target)
         try:
             while time.perf_counter() < t_close and budget[0] != 0:
                 if budget[0] > 0:
                     budget[0] -= 1
-                result = await one(conn, target, sse=sse, collect=not sse, timeout=60)
+                result = await one(
+                    conn, target, sse=sse, collect=not sse, timeout=60, body=conversation.body()
+                )
+                conversation.answered(result)
                 if result.started < t_open:
                     continue
                 if ok(target, result, sse):
