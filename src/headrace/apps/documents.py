@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headrace.apps.uploads import keep_upload
 from headrace.container import Container
 from headrace.errors import InvalidParamError
 from headrace.knowledge.process_rules import ProcessRuleError, parse_process_rule
-from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.documents import DocumentRepo
-from headrace.store.repos.files import FileRepo
 from headrace.store.tables import Dataset, DatasetDocument
 from headrace.store.tables.base import new_id
 
@@ -52,22 +51,20 @@ async def _store_upload(
     """Store a document's content (name, bytes, extension, mime type) as an upload of the
     dataset's workspace; returns the upload's id."""
     name, data, extension, mime_type = content
-    file_id = new_id()
-    key = f"{dataset.workspace_id}/datasets/{dataset.id}/{file_id}"
-    await LocalBlobStore(container.settings.upload_dir).put(key, data)
-    await FileRepo(session).add_upload(
-        id=file_id,
+    upload = await keep_upload(
+        session,
+        container.settings.upload_dir,
+        f"{dataset.workspace_id}/datasets/{dataset.id}",
+        data,
         workspace_id=dataset.workspace_id,
         app_id=None,
-        storage_key=key,
         name=name,
-        size=len(data),
         extension=extension,
         mime_type=mime_type,
         created_by_role="account",
         created_by=dataset.created_by or "",
     )
-    return file_id
+    return upload.id
 
 
 async def add_document(

@@ -1,9 +1,14 @@
-"""Upload rules for `/v1/files/upload` (spec §5.10): names, extensions, size limits."""
+"""Uploads: the rules for `/v1/files/upload` (spec §5.10: names, extensions, size limits),
+and keeping an upload's bytes and record, for every path that makes one."""
 
 from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from headrace.apps.file_inputs import family_of
 from headrace.errors import (
@@ -12,7 +17,11 @@ from headrace.errors import (
     InvalidParamError,
     UnsupportedFileTypeError,
 )
+from headrace.ids import new_id
 from headrace.settings import Settings
+from headrace.store.blobs import LocalBlobStore
+from headrace.store.repos.files import FileRepo
+from headrace.store.tables import UploadFile
 
 FORBIDDEN_NAME_CHARS = frozenset('/\\:*?"<>|')
 MAX_NAME_LENGTH = 200
@@ -73,3 +82,14 @@ def check_size(settings: Settings, extension: str, size: int) -> None:
     """Refuse a file above its family's limit."""
     if size > size_limit_bytes(settings, extension):
         raise FileTooLargeError()
+
+
+async def keep_upload(
+    session: AsyncSession, upload_dir: Path, prefix: str, data: bytes, **fields: Any
+) -> UploadFile:
+    """Store `data` under `<prefix>/<new id>` in the upload directory and add its record
+    (`fields`: the record's other columns; id, storage key and size are set here)."""
+    file_id = new_id()
+    key = f"{prefix}/{file_id}"
+    await LocalBlobStore(upload_dir).put(key, data)
+    return await FileRepo(session).add_upload(id=file_id, storage_key=key, size=len(data), **fields)

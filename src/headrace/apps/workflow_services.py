@@ -10,8 +10,8 @@ from headrace.apps.file_inputs import family_of
 from headrace.apps.file_objects import file_object
 from headrace.apps.knowledge_context import RouterModel, retrieve_many
 from headrace.apps.models import BoundModel, ModelGateway
+from headrace.apps.uploads import keep_upload
 from headrace.container import Container
-from headrace.ids import new_id
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
@@ -67,18 +67,16 @@ class WorkspaceFiles:
 
     async def save(self, data: bytes, filename: str, mime_type: str) -> dict[str, Any]:
         """Keep produced bytes as an upload of the app; returns its file object."""
-        file_id = new_id()
-        key = f"{self.workspace_id}/generated/{file_id}"
-        await LocalBlobStore(self.container.settings.upload_dir).put(key, data)
         extension = PurePosixPath(filename).suffix.lstrip(".").lower()
         async with self.container.db.session() as session:
-            upload = await FileRepo(session).add_upload(
-                id=file_id,
+            upload = await keep_upload(
+                session,
+                self.container.settings.upload_dir,
+                f"{self.workspace_id}/generated",
+                data,
                 workspace_id=self.workspace_id,
                 app_id=self.app.id,
-                storage_key=key,
                 name=filename,
-                size=len(data),
                 extension=extension,
                 mime_type=mime_type,
                 created_by_role="tool",

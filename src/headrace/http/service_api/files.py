@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from headrace.apps.uploads import check_size, check_upload, size_limit_bytes
+from headrace.apps.uploads import check_size, check_upload, keep_upload, size_limit_bytes
 from headrace.crypto import sign_file_url
 from headrace.errors import (
     FileAccessDeniedError,
@@ -19,7 +19,6 @@ from headrace.errors import (
     TooManyFilesError,
 )
 from headrace.http.deps import app_from_key, container_of, end_user_for, user_arg
-from headrace.ids import new_id
 from headrace.store.blobs import LocalBlobStore
 from headrace.store.repos.files import FileRepo
 from headrace.store.tables import App
@@ -61,17 +60,15 @@ async def upload_file(request: Request, app: Annotated[App, Depends(app_from_key
     data = await _read_bounded(
         part, size_limit_bytes(settings, checked.extension), checked.extension, request
     )
-    file_id = new_id()
-    key = f"{app.workspace_id}/{file_id}"
-    await LocalBlobStore(settings.upload_dir).put(key, data)
     async with container.db.session() as session:
-        row = await FileRepo(session).add_upload(
-            id=file_id,
+        row = await keep_upload(
+            session,
+            settings.upload_dir,
+            app.workspace_id,
+            data,
             workspace_id=app.workspace_id,
             app_id=app.id,
-            storage_key=key,
             name=checked.name,
-            size=len(data),
             extension=checked.extension,
             mime_type=checked.mime_type,
             created_by=end_user.id,
