@@ -28,6 +28,7 @@ from headrace.errors import DomainError, InternalServerError, InvalidParamError
 from headrace.ids import new_id
 from headrace.store.repos.conversation_variables import ConversationVariableRepo
 from headrace.store.repos.conversations import MessageRepo
+from headrace.store.repos.turns import newest_turns_read
 from headrace.store.tables import App, EndUser, Workflow
 from headrace.workflow.engine import GraphEngine
 from headrace.workflow.events import GraphEvent, TextChunkEvent
@@ -81,9 +82,8 @@ class ConversationHistory:
 
     async def history(self, limit: int) -> list[HistoryTurn]:
         """The newest `limit` turns, oldest first."""
-        async with self.container.db.session() as session:
-            rows = await MessageRepo(session).history(self.conversation_id, limit)
-        return [HistoryTurn(query, answer) for query, answer in rows]
+        [rows] = await self.container.db.read([newest_turns_read(self.conversation_id, limit)])
+        return [HistoryTurn(query, answer) for query, answer in reversed(rows)]
 
 
 @dataclass(slots=True)

@@ -285,7 +285,7 @@ class Database:
         takes microseconds from the page cache, less than handing it to a thread and waiting
         for the GIL to come back. On PostgreSQL they go on the hot-write pool.
         """
-        if self.is_sqlite and self._writer is not None:
+        if self._writer is not None:
             if self._reader is None:
                 self._reader = sqlite3.connect(
                     self._writer.path, isolation_level=None, check_same_thread=False

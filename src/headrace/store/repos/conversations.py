@@ -90,20 +90,6 @@ class MessageRepo:
             )
         )
 
-    async def history(self, conversation_id: str, limit: int = 50) -> list[tuple[str, str]]:
-        """(query, answer) of the newest finished turns of a conversation, oldest first.
-
-        Two columns rather than whole rows: loading message objects cost a continued turn
-        more than the rest of its reads and writes together."""
-        rows = await self.session.execute(
-            select(Message.query, Message.answer)
-            .where(Message.conversation_id == conversation_id, Message.status == "normal")
-            .where(Message.answer != "")
-            .order_by(Message.created_at.desc())
-            .limit(limit)
-        )
-        return [(query, answer) for query, answer in reversed(rows.all())]
-
     async def first_of(self, conversation_id: str) -> Message | None:
         """The first message of a conversation."""
         return await self.session.scalar(

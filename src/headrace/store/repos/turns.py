@@ -100,16 +100,20 @@ _NEWEST_TURNS = HotRead(
 )
 
 
+def newest_turns_read(conversation_id: str, limit: int) -> tuple[HotRead, dict[str, Any]]:
+    """The `(query, answer)` of a conversation's newest `limit` finished turns, newest first."""
+    return _NEWEST_TURNS, {"conversation_id": conversation_id, "limit": limit}
+
+
 def continued_conversation_reads(
     conversation_id: str, app_id: str, end_user_id: str, history_limit: int
 ) -> Reads:
     """The conversation `(id, inputs, status, dialogue_count)` if this end user of this app
-    may see it, then (when `history_limit` > 0) the `(query, answer)` of its newest finished
-    turns, newest first."""
+    may see it, then (when `history_limit` > 0) `newest_turns_read`."""
     owner = {"conversation_id": conversation_id, "app_id": app_id, "end_user_id": end_user_id}
     reads: list[tuple[HotRead, dict[str, Any]]] = [(_VISIBLE_CONVERSATION, owner)]
     if history_limit > 0:
-        reads.append((_NEWEST_TURNS, {"conversation_id": conversation_id, "limit": history_limit}))
+        reads.append(newest_turns_read(conversation_id, history_limit))
     return reads
 
 
